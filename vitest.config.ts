@@ -1,0 +1,29 @@
+import { defineConfig } from 'vitest/config';
+
+// Two projects: unit tests need no services; integration tests run against real Kafka, Postgres,
+// S3Proxy and Redis, which the global setup starts (idempotently) before any test file runs.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          environment: 'node',
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          environment: 'node',
+          globalSetup: ['test/infra/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          // Integration files share brokers and ports; run them one at a time on 2 cores.
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
