@@ -5,6 +5,7 @@
  * Shapes below are Kafka Connect's REST JSON shapes, so handlers can return them as they are.
  * Methods throw HerderError (with an HTTP status) for not-found / conflict / bad-request, and
  * ConfigError (runtime/api) for invalid connector configs, which REST turns into 400 naming the fields.
+ * Every config the Herder returns is already masked: password-typed values read `[hidden]`.
  */
 
 export type ConnectorType = 'source' | 'sink';
@@ -122,9 +123,6 @@ export interface Herder {
   plugins(options: { connectorsOnly: boolean }): Promise<PluginInfo[]>;
   pluginConfig(pluginName: string): Promise<Array<Record<string, unknown>>>;
   validateConnectorConfig(pluginName: string, config: ConnectorConfig): Promise<ConfigInfos>;
-
-  /** Names of config keys whose values must never be shown (password-typed keys and provider-resolved values). */
-  secretKeys(name: string): Promise<string[]>;
 }
 
 /** An error with an HTTP status, for REST: `{"error_code": status, "message": ...}`. */
