@@ -1,0 +1,312 @@
+/**
+ * Worker configuration: one convict schema, read from (lowest to highest precedence) defaults, a
+ * JSON file (`tributary start --config worker.json`), `TRIBUTARY_*` environment variables and
+ * flags (`--rest-port 8084`). Validated at start; every bad key is reported in one message.
+ */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import convict from 'convict';
+
+const schema = {
+  mode: {
+    doc: 'standalone: one process, state in state.dir; distributed: a group of workers over Kafka.',
+    format: ['standalone', 'distributed'],
+    default: 'standalone',
+    env: 'TRIBUTARY_MODE',
+    arg: 'mode',
+  },
+  worker: {
+    id: {
+      doc: 'This worker\'s id in statuses; defaults to host:port of the REST listener.',
+      format: String,
+      default: '',
+      env: 'TRIBUTARY_WORKER_ID',
+      arg: 'worker-id',
+    },
+  },
+  rest: {
+    host: {
+      doc: 'Address the REST API listens on. Anything but loopback requires authentication (or rest.auth.allow.insecure).',
+      format: String,
+      default: '127.0.0.1',
+      env: 'TRIBUTARY_REST_HOST',
+      arg: 'rest-host',
+    },
+    port: {
+      doc: 'REST API port (Kafka Connect\'s default). 0 picks a free port.',
+      format: 'port',
+      default: 8083,
+      env: 'TRIBUTARY_REST_PORT',
+      arg: 'rest-port',
+    },
+    advertised: {
+      url: {
+        doc: 'URL other workers use to reach this one (distributed mode); defaults to http://host:port.',
+        format: String,
+        default: '',
+        env: 'TRIBUTARY_REST_ADVERTISED_URL',
+      },
+    },
+    auth: {
+      type: {
+        doc: 'REST authentication: none, basic or bearer.',
+        format: ['none', 'basic', 'bearer'],
+        default: 'none',
+        env: 'TRIBUTARY_REST_AUTH_TYPE',
+      },
+      users: {
+        doc: 'Basic auth users as user:password pairs, comma-separated.',
+        format: String,
+        default: '',
+        sensitive: true,
+        env: 'TRIBUTARY_REST_AUTH_USERS',
+      },
+      tokens: {
+        doc: 'Bearer tokens accepted, comma-separated.',
+        format: String,
+        default: '',
+        sensitive: true,
+        env: 'TRIBUTARY_REST_AUTH_TOKENS',
+      },
+      allowInsecure: {
+        doc: 'Allow listening on a non-loopback address without authentication.',
+        format: Boolean,
+        default: false,
+        env: 'TRIBUTARY_REST_AUTH_ALLOW_INSECURE',
+      },
+    },
+  },
+  state: {
+    dir: {
+      doc: 'Standalone mode: where configs, offsets and status are kept.',
+      format: String,
+      default: '.tributary',
+      env: 'TRIBUTARY_STATE_DIR',
+      arg: 'state-dir',
+    },
+  },
+  connectors: {
+    dir: {
+      doc: 'A folder of connector JSON files (Kafka Connect format) applied at start and whenever they change. Empty: none.',
+      format: String,
+      default: '',
+      env: 'TRIBUTARY_CONNECTORS_DIR',
+      arg: 'connectors-dir',
+    },
+  },
+  bootstrap: {
+    servers: {
+      doc: 'Kafka brokers (host:port, comma-separated). Empty in standalone mode: data moves on in-process topics.',
+      format: String,
+      default: '',
+      env: 'TRIBUTARY_BOOTSTRAP_SERVERS',
+      arg: 'bootstrap-servers',
+    },
+  },
+  group: {
+    id: {
+      doc: 'Distributed mode: the worker group (Kafka Connect\'s group.id).',
+      format: String,
+      default: 'tributary-cluster',
+      env: 'TRIBUTARY_GROUP_ID',
+      arg: 'group-id',
+    },
+  },
+  redis: {
+    url: {
+      doc: 'Redis for durable retries and snapshot chunk jobs (optional).',
+      format: String,
+      default: '',
+      env: 'TRIBUTARY_REDIS_URL',
+      arg: 'redis-url',
+    },
+  },
+  plugin: {
+    path: {
+      doc: 'Folders holding third-party connector packages, comma-separated.',
+      format: String,
+      default: '',
+      env: 'TRIBUTARY_PLUGIN_PATH',
+      arg: 'plugin-path',
+    },
+  },
+  plugins: {
+    doc: 'npm packages to load connectors from, comma-separated.',
+    format: String,
+    default: '',
+    env: 'TRIBUTARY_PLUGINS',
+  },
+  offset: {
+    flush: {
+      interval: {
+        ms: {
+          doc: 'How often source offsets and sink positions are committed (Kafka Connect: offset.flush.interval.ms).',
+          format: 'nat',
+          default: 1000,
+          env: 'TRIBUTARY_OFFSET_FLUSH_INTERVAL_MS',
+        },
+      },
+    },
+  },
+  topics: {
+    memory: {
+      partitions: {
+        doc: 'Partitions of each in-process topic (standalone without Kafka).',
+        format: 'nat',
+        default: 1,
+        env: 'TRIBUTARY_MEMORY_TOPIC_PARTITIONS',
+      },
+      capacity: {
+        doc: 'Records an in-process topic partition holds before its producers wait (backpressure).',
+        format: 'nat',
+        default: 20000,
+        env: 'TRIBUTARY_MEMORY_TOPIC_CAPACITY',
+      },
+    },
+  },
+  key: {
+    converter: {
+      doc: 'Default key converter for connectors that set none.',
+      format: String,
+      default: 'org.apache.kafka.connect.json.JsonConverter',
+      env: 'TRIBUTARY_KEY_CONVERTER',
+    },
+  },
+  value: {
+    converter: {
+      doc: 'Default value converter for connectors that set none.',
+      format: String,
+      default: 'org.apache.kafka.connect.json.JsonConverter',
+      env: 'TRIBUTARY_VALUE_CONVERTER',
+    },
+  },
+  log: {
+    level: {
+      doc: 'Log level: trace, debug, info, warn, error.',
+      format: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'],
+      default: 'info',
+      env: 'TRIBUTARY_LOG_LEVEL',
+      arg: 'log-level',
+    },
+  },
+} as const;
+
+export interface WorkerConfig {
+  mode: 'standalone' | 'distributed';
+  workerId: string;
+  rest: {
+    host: string;
+    port: number;
+    advertisedUrl: string;
+    auth: { type: 'none' | 'basic' | 'bearer'; users: Record<string, string>; tokens: string[]; allowInsecure: boolean };
+  };
+  stateDir: string;
+  connectorsDir: string;
+  bootstrapServers: string[];
+  groupId: string;
+  redisUrl: string;
+  pluginPath: string[];
+  plugins: string[];
+  offsetFlushIntervalMs: number;
+  memoryTopicPartitions: number;
+  memoryTopicCapacity: number;
+  keyConverter: string;
+  valueConverter: string;
+  logLevel: string;
+}
+
+export class WorkerConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WorkerConfigError';
+  }
+}
+
+const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
+
+/**
+ * Load and validate. `overrides` are flat convict paths (e.g. `{'rest.port': 0}`) applied last,
+ * for tests and embedding.
+ */
+export function loadWorkerConfig(options: {
+  file?: string;
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+  overrides?: Record<string, unknown>;
+} = {}): WorkerConfig {
+  const conf = convict(schema as any, { args: options.args ?? [], env: options.env ?? process.env });
+  if (options.file) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(options.file, 'utf8'));
+    } catch (e) {
+      throw new WorkerConfigError(`Cannot read worker config ${options.file}: ${(e as Error).message}`);
+    }
+    try {
+      conf.load(unflatten(parsed as Record<string, unknown>));
+    } catch (e) {
+      throw new WorkerConfigError(`Invalid worker config ${options.file}: ${(e as Error).message}`);
+    }
+  }
+  for (const [k, v] of Object.entries(options.overrides ?? {})) conf.set(k, v);
+  try {
+    conf.validate({ allowed: 'strict' });
+  } catch (e) {
+    const lines = (e as Error).message.split('\n').map((l) => `  - ${l}`).join('\n');
+    throw new WorkerConfigError(`Invalid worker configuration:\n${lines}\nSee config/worker-config.ts or README for every key.`);
+  }
+  const c = conf.getProperties() as any;
+  const users: Record<string, string> = {};
+  for (const pair of list(c.rest.auth.users)) {
+    const i = pair.indexOf(':');
+    if (i <= 0) throw new WorkerConfigError('Invalid worker configuration: rest.auth.users must be user:password pairs, comma-separated.');
+    users[pair.slice(0, i)] = pair.slice(i + 1);
+  }
+  const cfg: WorkerConfig = {
+    mode: c.mode,
+    workerId: c.worker.id,
+    rest: {
+      host: c.rest.host,
+      port: c.rest.port,
+      advertisedUrl: c.rest.advertised.url,
+      auth: { type: c.rest.auth.type, users, tokens: list(c.rest.auth.tokens), allowInsecure: c.rest.auth.allowInsecure },
+    },
+    stateDir: c.state.dir,
+    connectorsDir: c.connectors.dir,
+    bootstrapServers: list(c.bootstrap.servers),
+    groupId: c.group.id,
+    redisUrl: c.redis.url,
+    pluginPath: list(c.plugin.path),
+    plugins: list(c.plugins),
+    offsetFlushIntervalMs: c.offset.flush.interval.ms,
+    memoryTopicPartitions: Math.max(1, c.topics.memory.partitions),
+    memoryTopicCapacity: Math.max(100, c.topics.memory.capacity),
+    keyConverter: c.key.converter,
+    valueConverter: c.value.converter,
+    logLevel: c.log.level,
+  };
+  if (cfg.mode === 'distributed' && cfg.bootstrapServers.length === 0) {
+    throw new WorkerConfigError('Invalid worker configuration: mode=distributed needs bootstrap.servers (TRIBUTARY_BOOTSTRAP_SERVERS).');
+  }
+  if (cfg.rest.auth.type === 'basic' && Object.keys(users).length === 0) {
+    throw new WorkerConfigError('Invalid worker configuration: rest.auth.type=basic needs rest.auth.users (user:password,...).');
+  }
+  if (cfg.rest.auth.type === 'bearer' && cfg.rest.auth.tokens.length === 0) {
+    throw new WorkerConfigError('Invalid worker configuration: rest.auth.type=bearer needs rest.auth.tokens.');
+  }
+  if (!cfg.workerId) cfg.workerId = `${hostname()}:${cfg.rest.port}`;
+  return cfg;
+}
+
+/** Accept both nested JSON and Kafka Connect-style dotted keys (`"rest.port": 8084`). */
+function unflatten(obj: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, any> = {};
+  for (const [key, value] of Object.entries(obj)) {
+    const parts = key.split('.');
+    let cur = out;
+    for (const p of parts.slice(0, -1)) cur = cur[p] ??= {};
+    const last = parts[parts.length - 1];
+    cur[last] = value && typeof value === 'object' && !Array.isArray(value) ? { ...(cur[last] ?? {}), ...unflatten(value as Record<string, unknown>) } : value;
+  }
+  return out;
+}
