@@ -44,7 +44,8 @@ export interface ConfigKey<T extends ConfigType = ConfigType> {
   width?: Width;
   displayName?: string;
   dependents?: string[];
-  validate?: Validator<ValueOf<T>>;
+  /** Runs on the parsed value (a number for int, string[] for list, ...). */
+  validate?: Validator<any>;
   /** Hidden keys are accepted but left out of docs. */
   internal?: boolean;
 }
