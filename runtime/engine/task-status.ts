@@ -1,0 +1,37 @@
+/** How runners tell the worker about their state; the worker writes it to the status store. */
+import type { State } from '../cluster/herder.ts';
+
+export interface TaskStatusListener {
+  onState(state: State, error?: unknown): void;
+  onProgress(progress: Record<string, unknown>): void;
+  /** A record was written to (source) or read from (sink) a topic for the first time. */
+  onTopic(topic: string): void;
+}
+
+/** A latch the loops wait on while paused. */
+export class PauseGate {
+  private paused = false;
+  private waiters: Array<() => void> = [];
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** Resolves when resumed or when the signal aborts. */
+  wait(signal: AbortSignal): Promise<void> {
+    if (!this.paused || signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.waiters.push(resolve);
+      signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+  }
+}

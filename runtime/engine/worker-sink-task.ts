@@ -1,0 +1,265 @@
+/**
+ * Runs one sink task (Kafka Connect's WorkerSinkTask): topic -> converters -> transforms -> put,
+ * then on an interval (or when enough records are uncommitted) flush -> commit offsets. Offsets
+ * are committed only for what the task's flush made durable, so a crash re-delivers, never skips.
+ */
+import type { Converter, Logger, SinkOffsets, SinkRecord, SinkTask, SinkTaskContext, TaskConfig, TopicPartition } from '../api/index.ts';
+import { topicPartitionKey } from '../api/index.ts';
+import { ErrorHandler, SKIPPED } from './error-handler.ts';
+import type { WorkerMetrics } from './metrics.ts';
+import { PauseGate, type TaskStatusListener } from './task-status.ts';
+import type { BusConsumer, ConsumedRecord, ConsumerOptions, TopicBus } from './topic-bus.ts';
+
+type Transform = (r: SinkRecord) => SinkRecord | null;
+
+export interface SinkTaskRunnerOptions {
+  connectorName: string;
+  taskId: number;
+  task: SinkTask;
+  taskConfig: TaskConfig;
+  bus: TopicBus;
+  topics: string[];
+  topicsRegex?: RegExp;
+  converters?: { key: Converter; value: Converter };
+  transform: Transform;
+  errors: ErrorHandler;
+  logger: Logger;
+  metrics: WorkerMetrics;
+  status: TaskStatusListener;
+  offsetFlushIntervalMs: number;
+  /** Flush early once this many records are uncommitted (keeps in-process producers from waiting a whole interval). */
+  flushMaxRecords: number;
+  maxPollRecords: number;
+}
+
+export class SinkTaskRunner {
+  private readonly o: SinkTaskRunnerOptions;
+  private readonly abort = new AbortController();
+  private readonly gate = new PauseGate();
+  private consumer: BusConsumer | undefined;
+  private loop: Promise<void> | undefined;
+  private failed = false;
+  /** Next offset to read per partition, for everything handed to put() (or skipped). */
+  private readonly current: SinkOffsets = new Map();
+  private readonly committed = new Map<string, number>();
+  private uncommitted = 0;
+  private behind = false;
+  private lastCommit = Date.now();
+  private commitRequested = false;
+  private readonly seenTopics = new Set<string>();
+  private readonly labels: { connector: string; task: string };
+
+  constructor(options: SinkTaskRunnerOptions) {
+    this.o = options;
+    this.labels = { connector: options.connectorName, task: String(options.taskId) };
+  }
+
+  async start(initiallyPaused = false): Promise<void> {
+    const { task, taskConfig, status, errors } = this.o;
+    if (initiallyPaused) this.gate.pause();
+    const context: SinkTaskContext = {
+      connectorName: this.o.connectorName,
+      taskId: this.o.taskId,
+      logger: this.o.logger,
+      signal: this.abort.signal,
+      reportProgress: (p) => status.onProgress(p),
+      assignment: () => this.consumer?.assignment() ?? [],
+      pause: (tps) => this.consumer?.pause(tps),
+      resume: (tps) => this.consumer?.resume(tps),
+      requestCommit: () => {
+        this.commitRequested = true;
+      },
+      reportError: (record, error) => errors.report('TASK_PUT', error, { record, executingClass: this.o.connectorName }),
+    };
+    try {
+      await task.start(taskConfig, context);
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    const options: ConsumerOptions = {
+      groupId: `connect-${this.o.connectorName}`,
+      memberId: `${this.o.connectorName}-${this.o.taskId}`,
+      topics: this.o.topics,
+      topicsRegex: this.o.topicsRegex,
+      onAssign: (assigned, revoked) => this.onAssign(assigned, revoked),
+    };
+    this.consumer = this.o.bus.consumer(options);
+    status.onState(initiallyPaused ? 'PAUSED' : 'RUNNING');
+    this.loop = this.run();
+  }
+
+  pause(): void {
+    this.gate.pause();
+    if (!this.failed) this.o.status.onState('PAUSED');
+  }
+
+  resume(): void {
+    this.gate.resume();
+    if (!this.failed) this.o.status.onState('RUNNING');
+  }
+
+  get hasFailed(): boolean {
+    return this.failed;
+  }
+
+  private async onAssign(assigned: TopicPartition[], revoked: TopicPartition[]): Promise<void> {
+    if (revoked.length > 0) {
+      await this.commit();
+      for (const tp of revoked) this.current.delete(topicPartitionKey(tp));
+      await this.o.task.close?.(revoked);
+    }
+    if (assigned.length > 0) await this.o.task.open?.(assigned);
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.abort.signal;
+    const consumer = this.consumer!;
+    try {
+      while (!signal.aborted) {
+        if (this.gate.isPaused) {
+          await this.maybeCommit(true);
+          await this.gate.wait(signal);
+          continue;
+        }
+        const raw = await consumer.poll(this.o.maxPollRecords, Math.min(500, this.o.offsetFlushIntervalMs), signal);
+        if (raw.length > 0) await this.deliver(raw, signal);
+        await this.maybeCommit(false);
+      }
+    } catch (e) {
+      if (!signal.aborted) this.fail(e);
+    }
+  }
+
+  private async deliver(raw: ConsumedRecord[], signal: AbortSignal): Promise<void> {
+    const { errors, transform, converters, metrics } = this.o;
+    metrics.sinkRead.inc(this.labels, raw.length);
+    const out: SinkRecord[] = [];
+    for (const r of raw) {
+      const key = topicPartitionKey({ topic: r.topic, partition: r.kafkaPartition });
+      const cur = this.current.get(key);
+      if (cur) cur.offset = r.kafkaOffset + 1;
+      else this.current.set(key, { topic: r.topic, partition: r.kafkaPartition, offset: r.kafkaOffset + 1 });
+      if (!this.seenTopics.has(r.topic)) {
+        this.seenTopics.add(r.topic);
+        this.o.status.onTopic(r.topic);
+      }
+      let record: SinkRecord = {
+        topic: r.topic,
+        kafkaPartition: r.kafkaPartition,
+        kafkaOffset: r.kafkaOffset,
+        key: r.key,
+        keySchema: r.keySchema,
+        value: r.value,
+        valueSchema: r.valueSchema,
+        timestamp: r.timestamp,
+        headers: r.headers,
+        originalTopic: r.topic,
+        originalKafkaPartition: r.kafkaPartition,
+        originalKafkaOffset: r.kafkaOffset,
+      };
+      if (converters) {
+        let k = errors.executeSync('KEY_CONVERTER', () => converters.key.toConnectData(r.topic, r.keyBytes ?? null, r.headers), { record: r });
+        if (k instanceof Promise) k = await k;
+        if (k === SKIPPED) continue;
+        let v = errors.executeSync('VALUE_CONVERTER', () => converters.value.toConnectData(r.topic, r.valueBytes ?? null, r.headers), { record: r });
+        if (v instanceof Promise) v = await v;
+        if (v === SKIPPED) continue;
+        record = { ...record, key: k.value, keySchema: k.schema, value: v.value, valueSchema: v.schema };
+      }
+      const input = record;
+      let t = errors.executeSync('TRANSFORMATION', () => transform(input), { record: input });
+      if (t instanceof Promise) t = await t;
+      if (t === SKIPPED || t === null) continue;
+      out.push(t);
+    }
+    this.uncommitted += raw.length;
+    if (out.length === 0) return;
+    await errors.withRetries('TASK_PUT', () => this.o.task.put(out), signal, true);
+    metrics.sinkPut.inc(this.labels, out.length);
+  }
+
+  private async maybeCommit(force: boolean): Promise<void> {
+    const due = Date.now() - this.lastCommit >= this.o.offsetFlushIntervalMs;
+    if (force || this.commitRequested || this.uncommitted >= this.o.flushMaxRecords || (due && (this.uncommitted > 0 || this.behind))) {
+      await this.commit();
+    } else if (due) {
+      this.lastCommit = Date.now();
+      void this.reportLag();
+    }
+  }
+
+  /** flush() the task, then commit what it says is durable. */
+  private async commit(): Promise<void> {
+    this.commitRequested = false;
+    this.lastCommit = Date.now();
+    if ((this.uncommitted === 0 && !this.behind) || !this.consumer) return;
+    const offsets: SinkOffsets = new Map([...this.current].map(([k, v]) => [k, { ...v }]));
+    const end = this.o.metrics.offsetCommit.startTimer(this.labels);
+    const returned = await this.o.errors.withRetries('TASK_PUT', () => this.o.task.flush(offsets), this.abort.signal, true);
+    const toCommit: SinkOffsets = new Map();
+    for (const [k, v] of returned ?? offsets) {
+      if ((this.committed.get(k) ?? -1) < v.offset) toCommit.set(k, v);
+    }
+    if (toCommit.size > 0) {
+      try {
+        await this.consumer.commit(toCommit);
+        for (const [k, v] of toCommit) this.committed.set(k, v.offset);
+      } catch (e) {
+        this.o.metrics.offsetCommitFailures.inc(this.labels);
+        this.o.logger.warn({ err: (e as Error).message }, 'sink offset commit failed; will retry at the next flush');
+        return;
+      }
+    }
+    end();
+    // A task that holds records back (flush returned offsets behind) is asked again at the next interval.
+    this.uncommitted = 0;
+    this.behind = [...this.current].some(([k, v]) => (this.committed.get(k) ?? -1) < v.offset);
+    void this.reportLag();
+  }
+
+  private async reportLag(): Promise<void> {
+    if (!this.consumer) return;
+    try {
+      for (const [k, lag] of await this.consumer.lag()) {
+        const i = k.lastIndexOf('-');
+        this.o.metrics.sinkLag.set({ ...this.labels, topic: k.slice(0, i), partition: k.slice(i + 1) }, lag);
+      }
+    } catch {
+      // lag is best effort
+    }
+  }
+
+  private fail(e: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.o.logger.error({ err: e instanceof Error ? e.message : String(e) }, 'sink task failed');
+    this.o.status.onState('FAILED', e);
+    this.abort.abort();
+  }
+
+  /** Stop consuming, flush and commit what was delivered (unless failed), close partitions, stop the task. */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    this.gate.resume();
+    await this.loop;
+    if (!this.failed && this.consumer) {
+      try {
+        await this.commit();
+      } catch (e) {
+        this.o.logger.warn({ err: (e as Error).message }, 'final flush failed; records will be re-delivered');
+      }
+      try {
+        await this.o.task.close?.(this.consumer.assignment());
+      } catch (e) {
+        this.o.logger.warn({ err: (e as Error).message }, 'task close() threw');
+      }
+    }
+    await this.consumer?.close();
+    try {
+      await this.o.task.stop();
+    } catch (e) {
+      this.o.logger.warn({ err: (e as Error).message }, 'task stop() threw');
+    }
+  }
+}

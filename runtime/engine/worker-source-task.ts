@@ -1,0 +1,221 @@
+/**
+ * Runs one source task (Kafka Connect's WorkerSourceTask): poll -> transforms -> converters ->
+ * topic, and commits source offsets only for records that are durable (acknowledged by Kafka, or
+ * flushed by every sink of an in-process topic), in poll order. The connector's task sees none of
+ * this: it returns records and gets `commit()` calls.
+ */
+import type { Converter, JsonObject, Logger, SourceRecord, SourceTask, SourceTaskContext, TaskConfig } from '../api/index.ts';
+import type { OffsetStore } from '../store/index.ts';
+import { ErrorHandler, SKIPPED } from './error-handler.ts';
+import type { WorkerMetrics } from './metrics.ts';
+import { PauseGate, type TaskStatusListener } from './task-status.ts';
+import type { BusProducer, BusRecord } from './topic-bus.ts';
+
+type Transform = (r: SourceRecord) => SourceRecord | null;
+
+interface PendingBatch {
+  /** Newest offset per source partition in this batch (keyed by the partition's JSON). */
+  offsets: Map<string, { partition: JsonObject; offset: JsonObject }>;
+  durable: boolean;
+}
+
+export interface SourceTaskRunnerOptions {
+  connectorName: string;
+  taskId: number;
+  task: SourceTask;
+  taskConfig: TaskConfig;
+  producer: BusProducer;
+  /** Converters when the bus carries bytes (Kafka); undefined for in-process topics. */
+  converters?: { key: Converter; value: Converter };
+  transform: Transform;
+  offsets: OffsetStore;
+  errors: ErrorHandler;
+  logger: Logger;
+  metrics: WorkerMetrics;
+  status: TaskStatusListener;
+  offsetFlushIntervalMs: number;
+  /** How long stop() waits for in-flight records before committing what is durable. */
+  offsetFlushTimeoutMs?: number;
+}
+
+export class SourceTaskRunner {
+  private readonly o: SourceTaskRunnerOptions;
+  private readonly abort = new AbortController();
+  private readonly gate = new PauseGate();
+  private readonly pending: PendingBatch[] = [];
+  private readonly seenTopics = new Set<string>();
+  private loop: Promise<void> | undefined;
+  private committing: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private failed = false;
+  private readonly inflight = new Set<Promise<unknown>>();
+  private readonly labels: { connector: string; task: string };
+
+  constructor(options: SourceTaskRunnerOptions) {
+    this.o = options;
+    this.labels = { connector: options.connectorName, task: String(options.taskId) };
+  }
+
+  /** Starts the task; resolves once it is running (or failed: the status says which). */
+  async start(initiallyPaused = false): Promise<void> {
+    const { task, taskConfig, status } = this.o;
+    if (initiallyPaused) this.gate.pause();
+    const context: SourceTaskContext = {
+      connectorName: this.o.connectorName,
+      taskId: this.o.taskId,
+      logger: this.o.logger,
+      signal: this.abort.signal,
+      reportProgress: (p) => status.onProgress(p),
+      offsetStorageReader: {
+        offset: (partition) => this.o.offsets.get(this.o.connectorName, partition),
+        offsets: () => this.o.offsets.getAll(this.o.connectorName),
+      },
+    };
+    try {
+      await task.start(taskConfig, context);
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    status.onState(initiallyPaused ? 'PAUSED' : 'RUNNING');
+    this.timer = setInterval(() => void this.commitOffsets(), this.o.offsetFlushIntervalMs);
+    this.timer.unref();
+    this.loop = this.run();
+  }
+
+  pause(): void {
+    this.gate.pause();
+    if (!this.failed) this.o.status.onState('PAUSED');
+  }
+
+  resume(): void {
+    this.gate.resume();
+    if (!this.failed) this.o.status.onState('RUNNING');
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.abort.signal;
+    const { task, errors, metrics } = this.o;
+    try {
+      while (!signal.aborted) {
+        if (this.gate.isPaused) {
+          await this.gate.wait(signal);
+          continue;
+        }
+        const records = await errors.withRetries('TASK_POLL', () => task.poll(signal), signal, true);
+        if (signal.aborted && records.length === 0) break;
+        if (records.length === 0) {
+          await new Promise((r) => setImmediate(r));
+          continue;
+        }
+        metrics.sourcePolled.inc(this.labels, records.length);
+        await this.process(records, signal);
+      }
+    } catch (e) {
+      if (!signal.aborted) this.fail(e);
+    }
+  }
+
+  private async process(records: SourceRecord[], signal: AbortSignal): Promise<void> {
+    const { errors, transform, converters } = this.o;
+    const batch: PendingBatch = { offsets: new Map(), durable: false };
+    const out: BusRecord[] = [];
+    for (const record of records) {
+      batch.offsets.set(JSON.stringify(record.sourcePartition), { partition: record.sourcePartition, offset: record.sourceOffset });
+      let r = errors.executeSync('TRANSFORMATION', () => transform(record), { record });
+      if (r instanceof Promise) r = await r;
+      if (r === SKIPPED || r === null) continue;
+      const t = r;
+      // Like a Kafka producer, stamp records the connector left without a time.
+      if (t.timestamp === undefined) t.timestamp = Date.now();
+      if (converters) {
+        let keyBytes = errors.executeSync('KEY_CONVERTER', () => converters.key.fromConnectData(t.topic, t.keySchema, t.key, t.headers), { record: t });
+        if (keyBytes instanceof Promise) keyBytes = await keyBytes;
+        if (keyBytes === SKIPPED) continue;
+        let valueBytes = errors.executeSync('VALUE_CONVERTER', () => converters.value.fromConnectData(t.topic, t.valueSchema, t.value, t.headers), { record: t });
+        if (valueBytes instanceof Promise) valueBytes = await valueBytes;
+        if (valueBytes === SKIPPED) continue;
+        out.push({ ...t, keyBytes, valueBytes });
+      } else {
+        out.push(t);
+      }
+      if (!this.seenTopics.has(t.topic)) {
+        this.seenTopics.add(t.topic);
+        this.o.status.onTopic(t.topic);
+      }
+    }
+    this.pending.push(batch);
+    if (out.length === 0) {
+      batch.durable = true;
+      return;
+    }
+    const { durable } = await errors.withRetries('KAFKA_PRODUCE', () => this.o.producer.send(out, signal), signal);
+    this.o.metrics.sourceWritten.inc(this.labels, out.length);
+    const p = durable.then(
+      () => {
+        batch.durable = true;
+      },
+      (e) => this.fail(e),
+    );
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p));
+  }
+
+  /** Commit the offsets of the durable prefix of what was polled, then tell the task. */
+  commitOffsets(): Promise<void> {
+    this.committing = this.committing.then(async () => {
+      const merged = new Map<string, { partition: JsonObject; offset: JsonObject }>();
+      while (this.pending.length > 0 && this.pending[0].durable) {
+        for (const [k, v] of this.pending.shift()!.offsets) merged.set(k, v);
+      }
+      if (merged.size === 0) return;
+      const entries = [...merged.values()];
+      const end = this.o.metrics.offsetCommit.startTimer(this.labels);
+      try {
+        await this.o.offsets.set(this.o.connectorName, entries);
+        end();
+      } catch (e) {
+        this.o.metrics.offsetCommitFailures.inc(this.labels);
+        this.o.logger.error({ err: (e as Error).message }, 'source offset commit failed');
+        // Put them back so the next flush retries them.
+        this.pending.unshift({ offsets: merged, durable: true });
+        return;
+      }
+      try {
+        await this.o.task.commit?.(entries);
+      } catch (e) {
+        this.o.logger.warn({ err: (e as Error).message }, 'task commit() threw; offsets are stored regardless');
+      }
+    });
+    return this.committing;
+  }
+
+  private fail(e: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.o.logger.error({ err: e instanceof Error ? e.message : String(e) }, 'source task failed');
+    this.o.status.onState('FAILED', e);
+    this.abort.abort();
+  }
+
+  get hasFailed(): boolean {
+    return this.failed;
+  }
+
+  /** Stop polling, wait (bounded) for in-flight records, commit what is durable, stop the task. */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    if (this.timer) clearInterval(this.timer);
+    await this.loop;
+    const timeout = this.o.offsetFlushTimeoutMs ?? 5000;
+    if (this.inflight.size > 0) {
+      await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => setTimeout(r, timeout).unref())]);
+    }
+    await this.commitOffsets();
+    try {
+      await this.o.task.stop();
+    } catch (e) {
+      this.o.logger.warn({ err: (e as Error).message }, 'task stop() threw');
+    }
+  }
+}
