@@ -100,6 +100,7 @@ export class FileStreamSinkTask implements SinkTask {
 
 async function openForAppend(path: string): Promise<FileHandle> {
   try {
+    await dropTornLastLine(path);
     return await open(path, 'a');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
@@ -108,6 +109,44 @@ async function openForAppend(path: string): Promise<FileHandle> {
       throw new ConfigError(message, [{ name: 'file', message }], { cause: e });
     }
     throw ioError(e, `Cannot open ${path}`);
+  }
+}
+
+/**
+ * A crash in the middle of a write can leave half a line at the end of the file. Its record was
+ * never committed, so it will be delivered again; cut the fragment off so that the re-delivered
+ * line does not get glued to it.
+ */
+async function dropTornLastLine(path: string): Promise<void> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, 'r+');
+  } catch {
+    return;
+  }
+  try {
+    const { size } = await fh.stat();
+    if (size === 0) return;
+    const tail = Buffer.alloc(Math.min(size, 64 * 1024));
+    let end = size;
+    for (;;) {
+      const start = Math.max(0, end - tail.length);
+      const { bytesRead } = await fh.read(tail, 0, end - start, start);
+      if (end === size && tail[bytesRead - 1] === 0x0a) return;
+      const nl = tail.subarray(0, bytesRead).lastIndexOf(0x0a);
+      if (nl >= 0) {
+        await fh.truncate(start + nl + 1);
+        break;
+      }
+      if (start === 0) {
+        await fh.truncate(0);
+        break;
+      }
+      end = start;
+    }
+    await fh.datasync();
+  } finally {
+    await fh.close();
   }
 }
 
