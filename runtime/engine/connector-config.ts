@@ -4,15 +4,8 @@
  */
 import { defineConfig, oneOf, range, regex, type ConfigSpec } from '../api/index.ts';
 
-export const commonConnectorConfig = defineConfig({
-  name: { type: 'string', doc: 'Globally unique name of the connector.', importance: 'high', group: 'Common' },
-  'connector.class': { type: 'class', doc: 'Class name or alias of the connector, e.g. demo or io.tributary.connect.demo.DemoSourceConnector.', importance: 'high', group: 'Common' },
-  'tasks.max': { type: 'int', default: 1, validate: range(1), doc: 'Maximum number of tasks for this connector.', importance: 'high', group: 'Common' },
-  'key.converter': { type: 'class', default: null, doc: 'Converter for record keys; the worker default when unset.', importance: 'low', group: 'Common' },
-  'value.converter': { type: 'class', default: null, doc: 'Converter for record values; the worker default when unset.', importance: 'low', group: 'Common' },
-  'header.converter': { type: 'class', default: null, doc: 'Accepted for compatibility; headers are kept as values.', importance: 'low', group: 'Common' },
-  transforms: { type: 'list', default: [], doc: 'Aliases of the transforms to apply, in order.', importance: 'low', group: 'Transforms' },
-  predicates: { type: 'list', default: [], doc: 'Aliases of predicates used by transforms.', importance: 'low', group: 'Predicates' },
+/** Kafka Connect's error-handling keys, plus Tributary's automatic restarts. */
+export const errorsConfig = defineConfig({
   'errors.retry.timeout': { type: 'long', default: 0, validate: range(-1), doc: 'How long to retry a failed operation, in ms (0: no retries, -1: forever).', importance: 'medium', group: 'Error Handling' },
   'errors.retry.delay.max.ms': { type: 'long', default: 60000, validate: range(1), doc: 'Longest wait between retries, in ms.', importance: 'medium', group: 'Error Handling' },
   'errors.tolerance': { type: 'string', default: 'none', validate: oneOf(['none', 'all']), doc: 'none: an error fails the task; all: skip bad records (to the dead-letter queue when set).', importance: 'medium', group: 'Error Handling' },
@@ -24,6 +17,19 @@ export const commonConnectorConfig = defineConfig({
   'errors.restart.max.attempts': { type: 'int', default: 0, validate: range(-1), doc: 'Restart a FAILED task automatically this many times (0: never, as Kafka Connect; -1: always).', importance: 'medium', group: 'Error Handling' },
   'errors.restart.backoff.max.ms': { type: 'long', default: 60000, validate: range(100), doc: 'Longest wait before an automatic restart; waits double from 1 s.', importance: 'low', group: 'Error Handling' },
 });
+
+const baseConnectorConfig = defineConfig({
+  name: { type: 'string', doc: 'Globally unique name of the connector.', importance: 'high', group: 'Common' },
+  'connector.class': { type: 'class', doc: 'Class name or alias of the connector, e.g. demo or io.tributary.connect.demo.DemoSourceConnector.', importance: 'high', group: 'Common' },
+  'tasks.max': { type: 'int', default: 1, validate: range(1), doc: 'Maximum number of tasks for this connector.', importance: 'high', group: 'Common' },
+  'key.converter': { type: 'class', default: null, doc: 'Converter for record keys; the worker default when unset.', importance: 'low', group: 'Common' },
+  'value.converter': { type: 'class', default: null, doc: 'Converter for record values; the worker default when unset.', importance: 'low', group: 'Common' },
+  'header.converter': { type: 'class', default: null, doc: 'Accepted for compatibility; headers are kept as values.', importance: 'low', group: 'Common' },
+  transforms: { type: 'list', default: [], doc: 'Aliases of the transforms to apply, in order.', importance: 'low', group: 'Transforms' },
+  predicates: { type: 'list', default: [], doc: 'Aliases of predicates used by transforms.', importance: 'low', group: 'Predicates' },
+});
+
+export const commonConnectorConfig = baseConnectorConfig.extend(errorsConfig.definition);
 
 export const sinkConnectorConfig = commonConnectorConfig.extend({
   topics: { type: 'list', default: [], doc: 'Topics to consume (this or topics.regex).', importance: 'high', group: 'Common' },
@@ -54,7 +60,7 @@ export interface ErrorHandlingConfig {
 }
 
 export function errorHandlingConfig(config: Record<string, string>): ErrorHandlingConfig {
-  const c = commonConnectorConfig.parse(config);
+  const c = errorsConfig.parse(config);
   return {
     retryTimeoutMs: c['errors.retry.timeout'],
     retryDelayMaxMs: c['errors.retry.delay.max.ms'],
