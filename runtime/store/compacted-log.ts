@@ -20,7 +20,10 @@
  *   A rejected append may or may not have been stored (as with Kafka); callers that must know
  *   read back after `readToEnd`.
  * - `readToEnd` resolves once every record written before the call (by anyone, including this
- *   process's appends issued before the call) has been delivered to subscribers.
+ *   process's appends issued before the call) has been delivered to subscribers. A Kafka log
+ *   waits for its in-flight sends, takes the end offsets, and waits for its consumer to reach them.
+ * - `appendAll` is not a transaction: on a partitioned Kafka log its records may land in several
+ *   partitions, each durable once the call resolves.
  * - Subscribers run synchronously during delivery and must not throw; a throw is logged and the
  *   log carries on.
  */

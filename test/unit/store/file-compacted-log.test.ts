@@ -276,6 +276,21 @@ describe('FileCompactedLog', () => {
     expect(log.stats().syncs).toBe(stats.syncs + 5);
   });
 
+  it('after a failed write it refuses appends with a clear error, and reopening recovers', async () => {
+    const logger = captureLogger();
+    const log = newLog('test.log', { logger });
+    await log.start();
+    await log.append('a', 1);
+    // Pull the file descriptor from under it: the next write fails as a failing disk would.
+    await (log as unknown as { handle: { close(): Promise<void> } }).handle.close();
+    await expect(log.append('b', 2)).rejects.toThrow(/Writing to .*test\.log failed.*restart the worker/);
+    await expect(log.append('c', 3)).rejects.toThrow(/stopped taking appends/);
+    await log.readToEnd();
+    expect(logger.lines.some((l) => l.level === 'error')).toBe(true);
+    await log.close();
+    expect(await replay(newLog())).toEqual([['a', 1]]);
+  });
+
   it('readToEnd waits for appends issued before it', async () => {
     const log = newLog();
     await log.start();
