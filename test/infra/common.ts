@@ -88,14 +88,19 @@ export async function withTimeout<T>(what: string, ms: number, work: Promise<T>)
   }
 }
 
+/** An error as one short line (a reason inside a one-line failure message). */
 export function errorText(error: unknown): string {
+  const oneLine = (text: string) => {
+    const flat = text.replace(/\s+/g, ' ').trim();
+    return flat.length > 200 ? `${flat.slice(0, 200)}…` : flat;
+  };
   if (error instanceof AggregateError && error.errors.length > 0) return errorText(error.errors[0]);
   if (error instanceof Error) {
     const cause = (error as { cause?: unknown }).cause;
     const own = error.message || error.name;
-    return cause instanceof Error && cause.message && !own.includes(cause.message) ? `${own} (${cause.message})` : own;
+    return oneLine(cause instanceof Error && cause.message && !own.includes(cause.message) ? `${own} (${cause.message})` : own);
   }
-  return String(error);
+  return oneLine(String(error));
 }
 
 // ---- processes and pid files ----
@@ -120,9 +125,19 @@ export function commandLineOf(pid: number): string {
 /** The pid recorded in `pidFile` if that process is still alive and its command line contains `marker`. */
 export function livePid(pidFile: string, marker: string): number | undefined {
   if (!existsSync(pidFile)) return undefined;
-  const pid = Number(readFileSync(pidFile, 'utf8').trim());
+  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0].trim());
   if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return undefined;
   return commandLineOf(pid).includes(marker) ? pid : undefined;
+}
+
+/** The port recorded on the second line of a pid file by spawnDetached. */
+export function recordedPort(pidFile: string): number | undefined {
+  try {
+    const port = Number(readFileSync(pidFile, 'utf8').split('\n')[1]);
+    return Number.isInteger(port) && port > 0 ? port : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function removeFile(path: string): void {
@@ -131,10 +146,10 @@ export function removeFile(path: string): void {
 
 /**
  * Starts a long-running process in its own process group, detached from ours, with stdout and
- * stderr appended to `outFile`, and records its pid. It outlives the caller (a second test run
+ * stderr appended to `outFile`, and records its pid and the port it serves. It outlives the caller (a second test run
  * reuses it).
  */
-export function spawnDetached(command: string, args: string[], opts: { outFile: string; pidFile: string; cwd?: string; env?: NodeJS.ProcessEnv }): number {
+export function spawnDetached(command: string, args: string[], opts: { outFile: string; pidFile: string; port: number; cwd?: string; env?: NodeJS.ProcessEnv }): number {
   const out = openSync(opts.outFile, 'a');
   try {
     const child = spawn(command, args, {
@@ -145,7 +160,7 @@ export function spawnDetached(command: string, args: string[], opts: { outFile: 
     });
     if (child.pid === undefined) throw new Error(`could not start ${command}`);
     child.unref();
-    writeFileSync(opts.pidFile, `${child.pid}\n`);
+    writeFileSync(opts.pidFile, `${child.pid}\n${opts.port}\n`);
     return child.pid;
   } finally {
     closeSync(out);
@@ -209,9 +224,13 @@ export function tail(path: string, lines = 5): string[] {
   }
 }
 
-/** " (last lines of <log>: a | b | c)", for a failure message that must stay on one line. */
+/**
+ * "; last lines of <log>: a | b | c", for a failure message that must stay on one line. Stack
+ * frames are skipped: the exception's own message is what says why.
+ */
 export function logHint(path: string, lines = 3): string {
-  const last = tail(path, lines).map((l) => (l.length > 240 ? `${l.slice(0, 240)}…` : l));
+  const meaningful = tail(path, 400).filter((l) => !/^\s+(at |\.\.\. \d+ more)/.test(l));
+  const last = meaningful.slice(-lines).map((l) => (l.length > 300 ? `${l.slice(0, 300)}…` : l));
   return last.length > 0 ? `; last lines of ${shown(path)}: ${last.join(' | ')}` : `; see ${shown(path)}`;
 }
 
@@ -327,10 +346,15 @@ async function resolveNow(service: string, pomPath: string, libsDir: string, log
   }
   writeFileSync(mavenLog, result.output);
   if (result.code !== 0) {
-    const lines = result.output.split('\n').map((l) => l.replace(/\x1b\[[0-9;]*m/g, '').trim());
-    const unreachable = lines.find((l) => /UnknownHost|Connection refused|connect timed out|Network is unreachable|Could not transfer/i.test(l));
-    const unresolved = lines.find((l) => /Could not resolve|Could not find artifact|Failed to collect|was not found/i.test(l));
-    const why = unreachable ? `Maven Central unreachable (${unreachable.slice(0, 200)})` : unresolved ? `artifact not resolved (${unresolved.slice(0, 240)})` : `mvn exited ${result.code}`;
+    const text = result.output.replace(/\x1b\[[0-9;]*m/g, '');
+    const unreachable = /(Unknown ?host [^\s:]+|UnknownHostException[^\s]*|Connection refused|Network is unreachable|connect timed out|Connection timed out|No route to host)/i.exec(text);
+    const missing = /Could not find artifact (\S+)/.exec(text) ?? /Failure to find (\S+)/.exec(text) ?? /(\S+:\S+) was not found in/.exec(text);
+    const firstError = text.split('\n').find((l) => l.startsWith('[ERROR]'))?.slice(0, 240);
+    const why = unreachable
+      ? `Maven Central unreachable (${unreachable[1]})`
+      : missing
+        ? `artifact not resolved: ${missing[1]} is not in Maven Central`
+        : `mvn exited ${result.code}${firstError ? `: ${firstError}` : ''}`;
     rmSync(libsDir, { recursive: true, force: true });
     throw new ServiceError(service, `${why}; full output in ${shown(mavenLog)}`);
   }

@@ -5,7 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
-  INFRA_DIR, ServiceError, cacheDir, isMain, isPortOpen, livePid, logHint, removeFile,
+  INFRA_DIR, ServiceError, cacheDir, isMain, isPortOpen, livePid, logHint, recordedPort, removeFile,
   requireJava, resolveWithMaven, run, runCli, seconds, shown, spawnDetached, terminate, waitFor, withLock, withTimeout,
 } from './common.ts';
 import type { EnsureOptions, Log } from './common.ts';
@@ -135,6 +135,10 @@ export async function ensureKafka(opts: EnsureOptions = {}): Promise<KafkaInfo> 
 
   return withLock(SERVICE, async () => {
     let pid = ourPid();
+    const pidPort = recordedPort(p.pidFile);
+    if (pid !== undefined && pidPort !== undefined && pidPort !== port) {
+      throw new ServiceError(SERVICE, `our broker (pid ${pid}) serves port ${pidPort}, but port ${port} is asked for (TRIBUTARY_TEST_KAFKA_PORT); stop it first: node test/infra/kafka.ts down`);
+    }
     if (pid === undefined) {
       if (await kafkaAnswers()) {
         log(`kafka: already running, listening on ${info.bootstrapServers} (bootstrap servers)`);
@@ -155,7 +159,7 @@ export async function ensureKafka(opts: EnsureOptions = {}): Promise<KafkaInfo> 
         '-Xms256m', '-Xmx512m', '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-Djava.awt.headless=true',
         `-Dlog4j2.configurationFile=${p.log4j}`, `-Dkafka.logs.dir=${p.dir}`,
         '-cp', `${p.libs}/*`, 'kafka.Kafka', p.properties,
-      ], { outFile: p.stdout, pidFile: p.pidFile });
+      ], { outFile: p.stdout, pidFile: p.pidFile, port });
     }
 
     const ourProcess = pid;

@@ -4,7 +4,7 @@ import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  INFRA_DIR, ServiceError, cacheDir, errorText, isMain, isPortOpen, livePid, logHint, removeFile,
+  INFRA_DIR, ServiceError, cacheDir, errorText, isMain, isPortOpen, livePid, logHint, recordedPort, removeFile,
   requireJava, resolveWithMaven, runCli, seconds, shown, spawnDetached, terminate, waitFor, withLock, withTimeout,
 } from './common.ts';
 import type { EnsureOptions, Log } from './common.ts';
@@ -110,6 +110,10 @@ export async function ensureS3(opts: EnsureOptions = {}): Promise<S3Info> {
 
   return withLock(SERVICE, async () => {
     let pid = ourPid();
+    const pidPort = recordedPort(p.pidFile);
+    if (pid !== undefined && pidPort !== undefined && pidPort !== port) {
+      throw new ServiceError(SERVICE, `our S3Proxy (pid ${pid}) serves port ${pidPort}, but port ${port} is asked for (TRIBUTARY_TEST_S3_PORT); stop it first: node test/infra/s3.ts down`);
+    }
     if (pid === undefined) {
       const probe = await s3Probe(info);
       if (probe.ok) {
@@ -128,7 +132,7 @@ export async function ensureS3(opts: EnsureOptions = {}): Promise<S3Info> {
         '-Xms64m', '-Xmx384m', '-Djava.awt.headless=true',
         `-Dlogback.configurationFile=${p.logback}`, `-Ds3proxy.logs.dir=${p.dir}`,
         '-cp', `${p.libs}/*`, 'org.gaul.s3proxy.Main', '--properties', p.conf,
-      ], { outFile: p.stdout, pidFile: p.pidFile });
+      ], { outFile: p.stdout, pidFile: p.pidFile, port });
     }
 
     const ourProcess = pid;

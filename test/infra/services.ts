@@ -60,7 +60,7 @@ if (isMain(import.meta.url)) {
     status: async (json) => {
       const status = await serviceStatus();
       if (json) {
-        console.log(JSON.stringify(status, null, 2));
+        console.log(JSON.stringify(status));
         return;
       }
       const where = { kafka: status.kafka.bootstrapServers, postgres: status.postgres.url, s3: status.s3.endpoint, redis: status.redis.url };
