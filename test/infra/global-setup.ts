@@ -7,6 +7,7 @@ import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
 import { toEnv } from './env.ts';
 import type { ServiceInfo } from './env.ts';
+import { ServiceError } from './common.ts';
 import { ensureServices } from './services.ts';
 
 declare module 'vitest' {
@@ -16,7 +17,16 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject): Promise<void> {
-  const info = await ensureServices({ log: (line) => console.log(`[test services] ${line}`) });
+  let info: ServiceInfo;
+  try {
+    info = await ensureServices({ log: (line) => console.log(`[test services] ${line}`) });
+  } catch (error) {
+    if (!(error instanceof ServiceError)) throw error;
+    // The line already says which service and why; a stack into this file would only hide it.
+    const failure = new Error(`test services could not start: ${error.line}`);
+    failure.stack = failure.message;
+    throw failure;
+  }
   Object.assign(process.env, toEnv(info));
   project.provide('tributaryServices', info);
 }

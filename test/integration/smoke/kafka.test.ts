@@ -1,6 +1,8 @@
 // The test Kafka is a real broker: records go through a Producer and come back through a group
 // Consumer, and a compacted topic created with Admin reports its cleanup.policy.
-import { Admin, ConfigResourceTypes, Consumer, MessagesStreamModes, Producer, ProduceAcks, stringDeserializers, stringSerializers } from '@platformatic/kafka';
+import {
+  Admin, ConfigResourceTypes, Consumer, FetchIsolationLevels, MessagesStreamModes, Producer, ProduceAcks, stringDeserializers, stringSerializers,
+} from '@platformatic/kafka';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { kafkaBrokers, services, uniqueName } from '../../infra/env.ts';
 
@@ -51,6 +53,52 @@ describe('kafka (smoke)', () => {
       await consumer.close(true);
     }
     expect(Object.fromEntries(received)).toEqual(Object.fromEntries(sent.map((m) => [m.key, m.value])));
+  });
+
+  it('runs transactions on the single node: a read_committed consumer sees the committed record, not the aborted one', async () => {
+    const topic = uniqueName('smoke-tx');
+    await admin.createTopics({ topics: [topic], partitions: 1, replicas: 1 });
+    created.push(topic);
+
+    const producer = new Producer({
+      clientId: uniqueName('smoke-tx-producer'),
+      bootstrapBrokers: brokers,
+      serializers: stringSerializers,
+      transactionalId: uniqueName('smoke-tx-id'),
+      idempotent: true,
+      acks: ProduceAcks.ALL,
+    });
+    try {
+      const aborted = await producer.beginTransaction();
+      await aborted.send({ messages: [{ topic, key: 'aborted', value: 'never visible' }] });
+      await aborted.abort();
+      const committed = await producer.beginTransaction();
+      await committed.send({ messages: [{ topic, key: 'committed', value: 'visible' }] });
+      await committed.commit();
+    } finally {
+      await producer.close();
+    }
+
+    const consumer = new Consumer({
+      clientId: uniqueName('smoke-tx-consumer'),
+      groupId: uniqueName('smoke-tx-group'),
+      bootstrapBrokers: brokers,
+      deserializers: stringDeserializers,
+      isolationLevel: FetchIsolationLevels.READ_COMMITTED,
+      maxWaitTime: 500,
+    });
+    const keys: string[] = [];
+    try {
+      const stream = await consumer.consume({ topics: [topic], mode: MessagesStreamModes.EARLIEST, autocommit: false });
+      for await (const message of stream) {
+        keys.push(message.key);
+        if (message.key === 'committed') break;
+      }
+      await stream.close();
+    } finally {
+      await consumer.close(true);
+    }
+    expect(keys).toEqual(['committed']);
   });
 
   it('creates a compacted topic and reads its cleanup.policy back', async () => {
