@@ -63,6 +63,7 @@ interface Entry {
 export class LoggerLevels {
   private readonly entries = new Map<string, Entry>();
   private readonly now: () => number;
+  private attachesSinceSweep = 0;
 
   constructor(rootLevel: ConnectLevel = 'INFO', now: () => number = Date.now) {
     this.now = now;
@@ -130,6 +131,20 @@ export class LoggerLevels {
     }
     entry.loggers.add(new WeakRef(logger));
     logger.level = toPinoLevel(this.effective(name));
+    // Loggers of stopped tasks are collected; drop their refs now and then, not only on level changes.
+    if (++this.attachesSinceSweep >= 1024) this.sweep();
+  }
+
+  /** How many loggers are tracked under `name` (some may be collected already): for tests. */
+  trackedLoggers(name: string): number {
+    return this.entries.get(name)?.loggers.size ?? 0;
+  }
+
+  private sweep(): void {
+    this.attachesSinceSweep = 0;
+    for (const entry of this.entries.values()) {
+      for (const ref of entry.loggers) if (!ref.deref()) entry.loggers.delete(ref);
+    }
   }
 
   private apply(): void {

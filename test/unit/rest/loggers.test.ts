@@ -120,6 +120,14 @@ describe('getLogger', () => {
     expect(lines).toHaveLength(2);
   });
 
+  it("does not track Fastify's per-request child loggers (the hot path)", async () => {
+    const app = buildApp({ herder: new MemoryHerder(), workerId: 'w', logger: getLogger('test.tracking') });
+    await app.inject({ url: '/health' });
+    const before = loggerLevels.trackedLoggers('test.tracking');
+    for (let i = 0; i < 20; i++) await app.inject({ url: '/connectors' });
+    expect(loggerLevels.trackedLoggers('test.tracking')).toBe(before);
+  });
+
   it('passes every line through the redactor, whatever carried the secret', () => {
     const lines = capture();
     setRedactor(secretRedactor(['hunter2-"quoted"', 'ab']));
