@@ -198,6 +198,27 @@ function toText(value: unknown, from: SchemaType, schema: Schema | undefined): s
   return String(value);
 }
 
+/**
+ * A Decimal (held as a decimal string, or a number or bigint) cast as Connect casts a BigDecimal:
+ * integers take the integer part (wrapping to the width), floats the nearest value.
+ */
+function castDecimal(value: unknown, target: CastType): unknown {
+  if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'bigint') {
+    throw new CastFailure(`${describeValue(value)} is not a Decimal value`);
+  }
+  const text = String(value).trim();
+  if (target === 'string') return text;
+  const n = Number(text);
+  if (text === '' || Number.isNaN(n)) throw new CastFailure('not a decimal number');
+  if (target === 'float32') return Math.fround(n);
+  if (target === 'float64') return n;
+  const m = /^([+-]?)(\d*)(?:\.\d*)?$/.exec(text);
+  const integral = m ? BigInt(`${m[1]}${m[2] || '0'}`) : doubleToLong(n);
+  if (target === 'boolean') return integral !== 0n;
+  if (target === 'int64') return int64(BigInt.asIntN(64, integral));
+  return Number(BigInt.asIntN(INT_BITS[target], integral));
+}
+
 function castValue(value: unknown, schema: Schema | undefined, target: CastType): unknown {
   if (value === null || value === undefined) return null;
   const from = schema ? schema.type : inferType(value);
@@ -205,6 +226,7 @@ function castValue(value: unknown, schema: Schema | undefined, target: CastType)
   if (!INPUT_TYPES.has(from)) {
     throw new CastFailure(`Cast does not support casting from ${from}; supported types are ${[...INPUT_TYPES].join(', ')}`);
   }
+  if (schema?.name === LOGICAL_DECIMAL && !isBytes(value)) return castDecimal(value, target);
   if (from === 'bytes' && target !== 'string' && isBytes(value)) throw new CastFailure('bytes can only be cast to string');
   const v = schema?.name && isLogicalTemporal(schema) && target !== 'string' ? encodeLogical(value, schema.name) : value;
   const fromFloat = from === 'float32' || from === 'float64';

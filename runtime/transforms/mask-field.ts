@@ -3,7 +3,9 @@ import { defineConfig, nonEmpty } from '../api/config-spec.ts';
 import type { ConnectRecord, Schema } from '../api/records.ts';
 import type { TransformFn } from '../api/transform.ts';
 import { keyValuePlugins } from './util/record-side.ts';
-import { describeValue, fieldValue, isBytes, isPlainObject, requireMap, requireStruct, type Where, dataError } from './util/values.ts';
+import {
+  LOGICAL_DECIMAL, dataError, describeValue, fieldValue, isBytes, isPlainObject, requireMap, requireStruct, type Where,
+} from './util/values.ts';
 
 export const maskFieldConfig = defineConfig({
   fields: { type: 'list', importance: 'high', validate: nonEmpty(), doc: 'Names of fields to mask.' },
@@ -18,9 +20,11 @@ export const maskFieldConfig = defineConfig({
 });
 
 const INTEGER_TYPES = new Set(['int8', 'int16', 'int32', 'int64']);
+const DECIMAL_TEXT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 /** Connect's "valid null value for the field type": 0, false, empty string, empty collection, the epoch. */
 function emptyValue(value: unknown, schema: Schema | undefined, field: string, where: Where): unknown {
+  if (schema?.name === LOGICAL_DECIMAL && !isBytes(value)) return typeof value === 'number' ? 0 : typeof value === 'bigint' ? 0n : '0';
   if (typeof value === 'number') return 0;
   if (typeof value === 'bigint') return 0n;
   if (typeof value === 'boolean') return false;
@@ -33,6 +37,10 @@ function emptyValue(value: unknown, schema: Schema | undefined, field: string, w
 }
 
 function replacementValue(value: unknown, replacement: string, schema: Schema | undefined, field: string, where: Where): unknown {
+  if (schema?.name === LOGICAL_DECIMAL && typeof value === 'string') {
+    if (!DECIMAL_TEXT.test(replacement.trim())) throw dataError(where, `cannot mask Decimal field "${field}" with replacement "${replacement}": it is not a decimal number.`);
+    return replacement.trim();
+  }
   if (typeof value === 'string') return replacement;
   if (typeof value === 'number' || typeof value === 'bigint') {
     const n = replacement.trim() === '' ? NaN : Number(replacement);

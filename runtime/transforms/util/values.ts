@@ -6,7 +6,8 @@
  *   Uint8Array is accepted);
  * - Connect's logical Date, Time and Timestamp values are JavaScript Dates (as java.util.Date in
  *   Connect). Transforms also accept their wire encoding (days, milliseconds of the day,
- *   epoch milliseconds) as numbers.
+ *   epoch milliseconds) as numbers. A Decimal is a decimal string ("12.30"), as the JsonConverter
+ *   gives it (runtime/converters/logical-types.ts); numbers and bigints are accepted too.
  */
 import { DataError } from '../../api/errors.ts';
 import type { FieldSchema, Schema } from '../../api/records.ts';

@@ -104,6 +104,24 @@ describe('Cast$Value with a schema', () => {
     expect(transform(CastValue, { spec: 'string' })(ts)).toStrictEqual({ ...ts, value: '1970-01-02', valueSchema: { type: 'string' } });
   });
 
+  it('casts a Decimal (a decimal string) as Connect casts a BigDecimal', () => {
+    const decimal = { type: 'bytes', name: 'org.apache.kafka.connect.data.Decimal', version: 1, parameters: { scale: '2' } } as const;
+    const valueSchema: Schema = { type: 'struct', fields: [{ field: 'a', ...decimal }, { field: 'b', ...decimal }, { field: 'c', ...decimal }, { field: 'd', ...decimal }] };
+    const record = sinkRecord({ value: { a: '-12.75', b: '12.75', c: '0.50', d: '99999999999999999999.00' }, valueSchema });
+    expect(transform(CastValue, { spec: 'a:int32,b:float64,c:boolean,d:int64' })(record)).toStrictEqual({
+      ...record,
+      value: { a: -12, b: 12.75, c: false, d: 7766279631452241919n },
+      valueSchema: {
+        type: 'struct',
+        fields: [{ field: 'a', type: 'int32' }, { field: 'b', type: 'float64' }, { field: 'c', type: 'boolean' }, { field: 'd', type: 'int64' }],
+      },
+    });
+    expect(transform(CastValue, { spec: 'a:string' })(record)?.value).toStrictEqual({ a: '-12.75', b: '12.75', c: '0.50', d: '99999999999999999999.00' });
+    expect(() => transform(CastValue, { spec: 'a:int32' })(sinkRecord({ value: { a: 'x' }, valueSchema }))).toThrow(
+      'Cast$Value: cannot cast field "a" ("x") to int32: not a decimal number.',
+    );
+  });
+
   it('throws a DataError when the schema type cannot be cast', () => {
     const valueSchema: Schema = { type: 'struct', fields: [{ field: 'tags', type: 'array', items: { type: 'string' } }] };
     expect(() => transform(CastValue, { spec: 'tags:string' })(sinkRecord({ value: { tags: ['a'] }, valueSchema }))).toThrow(

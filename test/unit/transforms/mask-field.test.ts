@@ -47,6 +47,17 @@ describe('MaskField$Value', () => {
     });
   });
 
+  it('with a schema: masks a Decimal (a decimal string) to "0" or a decimal replacement', () => {
+    const decimal = { type: 'bytes', name: 'org.apache.kafka.connect.data.Decimal', version: 1, parameters: { scale: '2' } } as const;
+    const valueSchema: Schema = { type: 'struct', fields: [{ field: 'price', ...decimal }] };
+    const record = sinkRecord({ value: { price: '12.30' }, valueSchema });
+    expect(transform(MaskFieldValue, { fields: 'price' })(record)).toStrictEqual({ ...record, value: { price: '0' } });
+    expect(transform(MaskFieldValue, { fields: 'price', replacement: '1.00' })(record)?.value).toStrictEqual({ price: '1.00' });
+    expect(() => transform(MaskFieldValue, { fields: 'price', replacement: 'n/a' })(record)).toThrow(
+      'MaskField$Value: cannot mask Decimal field "price" with replacement "n/a": it is not a decimal number.',
+    );
+  });
+
   it('throws a DataError when a field cannot be masked', () => {
     const structSchema: Schema = { type: 'struct', fields: [{ field: 'inner', type: 'struct', fields: [{ field: 'x', type: 'int32' }] }] };
     expect(() => transform(MaskFieldValue, { fields: 'inner' })(sinkRecord({ value: { inner: { x: 1 } }, valueSchema: structSchema }))).toThrow(
