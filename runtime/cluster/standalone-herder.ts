@@ -6,7 +6,7 @@
 import { ConfigError, type FieldError, type Logger } from '../api/index.ts';
 import { runtimeSpecFor } from '../engine/connector-config.ts';
 import type { ConnectorRegistry } from '../engine/registry.ts';
-import { maskConfig, secretKeysFor } from '../engine/secrets.ts';
+import { maskConfig, restoreMaskedValues, secretKeysFor } from '../engine/secrets.ts';
 import type { TopicBus } from '../engine/topic-bus.ts';
 import type { Worker } from '../engine/worker.ts';
 import type { ConverterRegistry } from '../converters/index.ts';
@@ -157,8 +157,9 @@ export class StandaloneHerder implements Herder {
   }
 
   async pluginConfig(pluginName: string): Promise<Array<Record<string, unknown>>> {
-    const plugin = this.o.registry.find(pluginName);
-    if (!plugin) throw HerderError.notFound(`Unknown plugin ${pluginName}.`);
+    // Connectors, and (as in Kafka Connect) transforms, predicates and converters too.
+    const plugin = this.o.registry.find(pluginName) ?? this.o.transforms.findTransform(pluginName) ?? this.o.transforms.findPredicate(pluginName) ?? this.o.converters.get(pluginName);
+    if (!plugin) throw HerderError.notFound(`Unknown plugin ${pluginName}. GET /connector-plugins?connectorsOnly=false lists them.`);
     return plugin.config.describe() as unknown as Array<Record<string, unknown>>;
   }
 
@@ -225,9 +226,12 @@ export class StandaloneHerder implements Herder {
   putConnectorConfig(name: string, config: ConnectorConfig, options: { allowReplace: boolean; initialState?: TargetState }): Promise<{ created: boolean; info: ConnectorInfo }> {
     return this.serial(async () => {
       if (!name || name.includes('/')) throw HerderError.badRequest('Connector name must be non-empty and must not contain "/".');
-      const exists = this.o.configs.connectorConfig(name) !== undefined;
+      const stored = this.o.configs.connectorConfig(name);
+      const exists = stored !== undefined;
       if (exists && !options.allowReplace) throw HerderError.conflict(`Connector ${name} already exists`);
-      const full = { ...config, name };
+      // A config fetched masked and PUT back keeps its real secrets.
+      const plugin = this.o.registry.find(config['connector.class'] ?? '');
+      const full = restoreMaskedValues({ ...config, name }, stored, secretKeysFor(config, plugin?.config));
       await this.validateOrThrow(name, full);
       const target = exists ? this.o.configs.targetState(name) ?? 'RUNNING' : options.initialState ?? 'RUNNING';
       await this.o.configs.putConnectorConfig(name, full, exists ? undefined : target);

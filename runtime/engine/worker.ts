@@ -19,6 +19,8 @@ import type { OffsetStore, StatusStore } from '../store/index.ts';
 import { buildTransformChain, type TransformRegistry } from '../transforms/index.ts';
 import { converterFromConfig, type ConverterRegistry } from '../converters/index.ts';
 import { resolveConfig } from './config-providers.ts';
+import { secretRedactor, setRedactor } from './logging.ts';
+import { secretKeysFor, secretValues } from './secrets.ts';
 import { errorHandlingConfig, sinkConnectorConfig } from './connector-config.ts';
 import { FileDeadLetterQueue, TopicDeadLetterQueue } from './dead-letter-file.ts';
 import { ErrorHandler, sleep, type DeadLetterQueue } from './error-handler.ts';
@@ -112,7 +114,8 @@ export class Worker {
     let instance: ConnectorInstance | undefined;
     try {
       const plugin = this.findPlugin(config);
-      const { resolved } = await resolveConfig(config);
+      const { resolved, secretKeys } = await resolveConfig(config);
+      this.rememberSecrets(resolved, secretKeysFor(resolved, plugin.config, secretKeys));
       const connector = plugin.createConnector();
       instance = { name, plugin, connector, config, resolved, state: 'UNASSIGNED' };
       this.connectors.set(name, instance);
@@ -132,6 +135,15 @@ export class Worker {
       await this.failConnector(name, e);
       return false;
     }
+  }
+
+  private readonly secrets = new Set<string>();
+
+  /** Resolved secret values never reach a log line: the process-wide redactor replaces them. */
+  private rememberSecrets(resolved: Record<string, string>, keys: Set<string>): void {
+    const before = this.secrets.size;
+    for (const v of secretValues(resolved, keys)) this.secrets.add(v);
+    if (this.secrets.size !== before) setRedactor(secretRedactor(this.secrets));
   }
 
   isConnectorRunning(name: string): boolean {
