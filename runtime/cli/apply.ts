@@ -8,7 +8,7 @@
  * secrets cannot be proven unchanged and is always re-applied.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, join, relative } from 'node:path';
+import { join } from 'node:path';
 import type { ConnectorConfig, ConnectorInfo } from '../cluster/herder.ts';
 import { parseJson } from '../rest/json.ts';
 import { RestClient, RestError, UnreachableError } from './client.ts';
@@ -108,7 +108,7 @@ export async function apply(ctx: Context, target: string): Promise<number> {
   const problems: string[] = [];
   for (const f of files) {
     try {
-      parsed.push(readConnectorFile(f, relative(process.cwd(), f) || basename(f)));
+      parsed.push(readConnectorFile(f));
     } catch (e) {
       problems.push((e as Error).message);
     }
