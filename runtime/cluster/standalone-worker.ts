@@ -7,11 +7,11 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
-import type { JsonObject, Logger, SinkOffsets } from '../api/index.ts';
+import type { JsonObject, SinkOffsets } from '../api/index.ts';
 import { topicPartitionKey } from '../api/index.ts';
 import type { WorkerConfig } from '../../config/worker-config.ts';
 import { builtinConverterRegistry } from '../converters/index.ts';
-import { getLogger } from '../engine/logging.ts';
+import { getLogger, type Logger } from '../engine/logging.ts';
 import { MemoryBus, type GroupOffsetPersistence } from '../engine/memory-bus.ts';
 import { WorkerMetrics } from '../engine/metrics.ts';
 import { ConnectorRegistry } from '../engine/registry.ts';
