@@ -95,7 +95,8 @@ export async function startStandaloneWorker(config: WorkerConfig): Promise<Runni
     const metrics = new WorkerMetrics();
     const transforms = builtinTransformRegistry();
     const converters = builtinConverterRegistry();
-    let herder: StandaloneHerder | undefined;
+    // The worker needs the herder for reconfiguration requests, and the herder needs the worker.
+    const late: { herder?: StandaloneHerder } = {};
     const worker = new Worker({
       workerId: config.workerId,
       registry, transforms, converters, bus, metrics, logger,
@@ -106,13 +107,14 @@ export async function startStandaloneWorker(config: WorkerConfig): Promise<Runni
       sinkFlushMaxRecords: Math.max(1, Math.floor(config.memoryTopicCapacity / 2)),
       defaultKeyConverter: config.keyConverter,
       defaultValueConverter: config.valueConverter,
-      onTaskReconfiguration: (name) => herder?.requestTaskReconfiguration(name),
+      onTaskReconfiguration: (name) => late.herder?.requestTaskReconfiguration(name),
     });
-    herder = new StandaloneHerder({
+    const herder = new StandaloneHerder({
       worker, registry, transforms, converters, bus, logger,
       configs: stores.configs, offsets: stores.offsets, status: stores.status,
       version: VERSION, commit: process.env.TRIBUTARY_COMMIT ?? 'unknown', kafkaClusterId: created.clusterId,
     });
+    late.herder = herder;
     const auth = config.rest.auth;
     const app = buildApp({ herder, workerId: config.workerId, metrics, auth });
     const url = await listen(app, { host: config.rest.host, port: config.rest.port, auth });

@@ -98,9 +98,14 @@ export class JsonConverter implements Converter {
 
   toConnectData(topic: string, data: Buffer | null, _headers?: Header[]): { schema?: Schema; value: unknown } {
     if (data === null || data === undefined || data.length === 0) return { value: null };
+    const text = data.toString('utf8');
+    if (this.schemasEnable) {
+      const known = this.decoder.knownEnvelope(text);
+      if (known) return this.readPayload(topic, known.schema, known.payload.value);
+    }
     let parsed;
     try {
-      parsed = parseJson(data.toString('utf8'));
+      parsed = parseJson(text);
     } catch (e) {
       throw new DataError(
         `The ${this.role} of a message in topic "${topic}" is not valid JSON (${(e as Error).message}). ` +
@@ -119,16 +124,27 @@ export class JsonConverter implements Converter {
           `If the topic holds plain JSON, set ${this.role}.converter.schemas.enable=false.`,
       );
     }
+    if (json.schema === null) return { value: precise ? unwrapPrecise(json.payload) : json.payload };
+    let schema: Schema;
     try {
-      if (json.schema === null) return { value: precise ? unwrapPrecise(json.payload) : json.payload };
-      const schema = this.decoder.schemaFromJson(json.schema, precise);
-      return { schema, value: this.decoder.read(schema, json.payload) };
+      schema = this.decoder.schemaFromJson(json.schema, precise);
     } catch (e) {
-      if (e instanceof JsonReadError) {
-        throw new DataError(`Cannot read the ${this.role} of a message in topic "${topic}" as Connect data: ${e.describe()}.`, { cause: e });
-      }
-      throw e;
+      throw this.readError(topic, e, 'its schema');
     }
+    return this.readPayload(topic, schema, json.payload);
+  }
+
+  private readPayload(topic: string, schema: Schema, payload: unknown): { schema: Schema; value: unknown } {
+    try {
+      return { schema, value: this.decoder.read(schema, payload) };
+    } catch (e) {
+      throw this.readError(topic, e, 'its payload');
+    }
+  }
+
+  private readError(topic: string, e: unknown, part: string): unknown {
+    if (!(e instanceof JsonReadError)) return e;
+    return new DataError(`Cannot read the ${this.role} of a message in topic "${topic}" as Connect data: ${part}, ${e.describe()}.`, { cause: e });
   }
 }
 

@@ -128,6 +128,9 @@ function deepFreeze<T>(o: T): T {
 
 type Read = (node: unknown) => unknown;
 
+const SCHEMA_HEAD = '{"schema":';
+const PAYLOAD_HEAD = ',"payload":';
+
 /** Connect's schema JSON calls float32 and float64 "float" and "double"; the Connect names are accepted too. */
 const CONNECT_TYPES: Partial<Record<string, SchemaType>> = { float: 'float32', double: 'float64' };
 
@@ -148,7 +151,10 @@ function readIntIn(type: string, min: number, max: number): Read {
 
 function readInt64(n: unknown): number | bigint {
   if (typeof n === 'number' && Number.isInteger(n)) return n;
-  if (typeof n === 'bigint' && n >= INT64_MIN && n <= INT64_MAX) return n;
+  if (typeof n === 'bigint') {
+    if (n >= INT64_MIN && n <= INT64_MAX) return n;
+    return fail('an integer out of the int64 range');
+  }
   return expected('int64 (an integer)', n);
 }
 
@@ -195,6 +201,23 @@ export class JsonDecoder {
   /** The Connect value of a payload node under `schema`. Throws JsonReadError. */
   read(schema: Schema, node: unknown): unknown {
     return this.reader(schema)(node);
+  }
+
+  /**
+   * The fast path for a repeated schema: when `text` is exactly `{"schema":S,"payload":P}` with S
+   * the JSON of the last schema read, only P is parsed. Undefined when the text is anything else
+   * (or P is not valid JSON): the caller then parses the whole message.
+   */
+  knownEnvelope(text: string): { schema: Schema; payload: Parsed } | undefined {
+    const key = this.lastKey;
+    if (key === undefined || !text.startsWith(SCHEMA_HEAD) || !text.startsWith(key, SCHEMA_HEAD.length)) return undefined;
+    const at = SCHEMA_HEAD.length + key.length;
+    if (!text.startsWith(PAYLOAD_HEAD, at) || text.charCodeAt(text.length - 1) !== 0x7d /* } */) return undefined;
+    try {
+      return { schema: this.lastSchema!, payload: parseJson(text.slice(at + PAYLOAD_HEAD.length, -1)) };
+    } catch {
+      return undefined;
+    }
   }
 
   /** Connect's asConnectSchema: a frozen Schema from an envelope's schema node, cached by its JSON. Throws JsonReadError. */

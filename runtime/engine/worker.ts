@@ -23,7 +23,7 @@ import { secretRedactor, setRedactor } from './logging.ts';
 import { secretKeysFor, secretValues } from './secrets.ts';
 import { errorHandlingConfig, sinkConnectorConfig } from './connector-config.ts';
 import { FileDeadLetterQueue, TopicDeadLetterQueue } from './dead-letter-file.ts';
-import { ErrorHandler, sleep, type DeadLetterQueue } from './error-handler.ts';
+import { ErrorHandler, type DeadLetterQueue } from './error-handler.ts';
 import type { WorkerMetrics } from './metrics.ts';
 import type { ConnectorRegistry } from './registry.ts';
 import type { TaskStatusListener } from './task-status.ts';

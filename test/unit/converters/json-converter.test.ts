@@ -386,7 +386,33 @@ describe('JsonConverter: errors', () => {
   });
 });
 
+describe('JsonConverter: strings', () => {
+  it('escapes exactly as JSON.stringify does', () => {
+    const schema: Schema = { type: 'array', items: { type: 'string' } };
+    const values = ['plain', 'quote " and \\ backslash', 'tab\tnew\nline\u0001', 'émoji 😀', 'lone \ud800 surrogate', ''];
+    const c = plain();
+    expect(write(c, schema, values)).toBe(JSON.stringify(values));
+    expect(write(c, { type: 'map', keys: { type: 'string' }, values: { type: 'int8' } }, { 'k"ey': 1 })).toBe('{"k\\"ey":1}');
+    expect(read(c, write(c, schema, values)).value).toEqual(values);
+  });
+});
+
 describe('JsonConverter: caches', () => {
+  it('reads a message repeating the last schema without parsing the schema again, and still checks the envelope', () => {
+    const c = withSchemas();
+    const head = '{"schema":{"type":"struct","fields":[{"type":"int64","optional":false,"field":"id"}],"optional":false},"payload":';
+    const first = read(c, `${head}{"id":1}}`);
+    const second = read(c, `${head}{"id":1234567890123456789}}`);
+    expect(second.schema).toBe(first.schema);
+    expect(second.value).toEqual({ id: 1234567890123456789n });
+    expect(caught(() => read(c, `${head}{"id":12345678901234567890}}`)).message).toContain('out of the int64 range');
+    expect(caught(() => read(c, `${head}{"id":1},"extra":true}`)).message).toContain('no schema envelope');
+    expect(caught(() => read(c, `${head}{"id":"x"}}`)).message).toContain('its payload, at id: expected int64');
+    // A different schema after the cached one is read as itself.
+    expect(read(c, '{"schema":{"type":"string","optional":true},"payload":"s"}')).toEqual({ schema: { type: 'string', optional: true }, value: 's' });
+    expect(read(c, `${head}{"id":2}}`).schema).toEqual(first.schema);
+  });
+
   it('reads a repeated schema as the same frozen Schema object', () => {
     const c = withSchemas();
     const text = '{"schema":{"type":"struct","fields":[{"type":"int32","optional":false,"field":"a"}],"optional":false},"payload":{"a":1}}';
