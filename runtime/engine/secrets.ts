@@ -79,15 +79,19 @@ export function restoreMaskedValues(
   return out ?? incoming;
 }
 
+/** Values a key matched by name may hold that are not secrets; hiding them would garble every log line. */
+const NOT_SECRET_VALUES = new Set(['true', 'false', 'null', 'none']);
+
 /**
  * The resolved values of secret keys, for the log line redactor (`secretRedactor` in
- * logging.ts), which replaces them wherever they turn up in a line.
+ * logging.ts), which replaces them wherever they turn up in a line. Leaves out empty values,
+ * `[hidden]` and the words true, false, null and none.
  */
 export function secretValues(resolved: Record<string, string>, secretKeys: Iterable<string>): string[] {
   const out: string[] = [];
   for (const k of secretKeys) {
     const v = resolved[k];
-    if (typeof v === 'string' && v !== '' && v !== MASK) out.push(v);
+    if (typeof v === 'string' && v !== '' && v !== MASK && !NOT_SECRET_VALUES.has(v.toLowerCase())) out.push(v);
   }
   return out;
 }

@@ -290,6 +290,29 @@ describe('JsonConverter without schemas', () => {
     expect(write(c, undefined, 12)).toBe('12');
   });
 
+  it('writes every primitive and logical type in Connect\'s JSON form and reads that form back without a schema', () => {
+    const c = plain();
+    const cases: Array<[Schema, unknown, string, unknown]> = [
+      [{ type: 'boolean' }, false, 'false', false],
+      [{ type: 'int8' }, 7, '7', 7],
+      [{ type: 'int16' }, -300, '-300', -300],
+      [{ type: 'int32' }, 70000, '70000', 70000],
+      [{ type: 'int64' }, 2n ** 60n, '1152921504606846976', 2n ** 60n],
+      [{ type: 'float32' }, 1.25, '1.25', 1.25],
+      [{ type: 'float64' }, -0.5, '-0.5', -0.5],
+      [{ type: 'string' }, 'x', '"x"', 'x'],
+      [{ type: 'bytes' }, Buffer.from([0xff]), '"/w=="', '/w=='],
+      [decimalSchema(2), '1.56', '"AJw="', 'AJw='],
+      [dateSchema(), new Date(Date.UTC(1997, 4, 19)), '10000', 10000],
+      [timeSchema(), new Date(14_400_000), '14400000', 14400000],
+      [timestampSchema(), new Date(4_000_000_000), '4000000000', 4000000000],
+    ];
+    for (const [schema, value, json, back] of cases) {
+      expect(write(c, schema, value)).toBe(json);
+      expect(read(c, json)).toEqual({ value: back });
+    }
+  });
+
   it('reads plain JSON without a schema', () => {
     expect(read(plain(), '{"a":1,"b":[true,null],"c":"x"}')).toEqual({ value: { a: 1, b: [true, null], c: 'x' } });
   });

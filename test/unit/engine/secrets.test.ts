@@ -65,7 +65,7 @@ describe('maskConfig', () => {
   });
 
   it('lists resolved secret values for the log line redactor', () => {
-    expect(secretValues({ a: 's3cr3t', b: 'plain', c: '' }, ['a', 'c', 'missing'])).toEqual(['s3cr3t']);
+    expect(secretValues({ a: 's3cr3t', b: 'plain', c: '', d: 'TRUE' }, ['a', 'c', 'd', 'missing'])).toEqual(['s3cr3t']);
   });
 });
 
