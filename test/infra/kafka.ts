@@ -135,6 +135,7 @@ export async function ensureKafka(opts: EnsureOptions = {}): Promise<KafkaInfo> 
 
   return withLock(SERVICE, async () => {
     let pid = ourPid();
+    const startedHere = pid === undefined;
     const pidPort = recordedPort(p.pidFile);
     if (pid !== undefined && pidPort !== undefined && pidPort !== port) {
       throw new ServiceError(SERVICE, `our broker (pid ${pid}) serves port ${pidPort}, but port ${port} is asked for (TRIBUTARY_TEST_KAFKA_PORT); stop it first: node test/infra/kafka.ts down`);
@@ -177,7 +178,8 @@ export async function ensureKafka(opts: EnsureOptions = {}): Promise<KafkaInfo> 
     if (outcome === 'timeout') {
       throw new ServiceError(SERVICE, `startup timed out after ${START_TIMEOUT_MS / 1000}s (pid ${ourProcess} still running)${logHint(p.serverLog)}`);
     }
-    log(`kafka: started Kafka ${KAFKA_VERSION} (KRaft, pid ${ourProcess}) in ${seconds(started)}, listening on ${info.bootstrapServers} (bootstrap servers); log ${shown(p.serverLog)}`);
+    const who = startedHere ? `started Kafka ${KAFKA_VERSION} (KRaft, pid ${ourProcess})` : `waited for the broker another process was starting (pid ${ourProcess})`;
+    log(`kafka: ${who} in ${seconds(started)}, listening on ${info.bootstrapServers} (bootstrap servers); log ${shown(p.serverLog)}`);
     return info;
   });
 }

@@ -110,6 +110,7 @@ export async function ensureS3(opts: EnsureOptions = {}): Promise<S3Info> {
 
   return withLock(SERVICE, async () => {
     let pid = ourPid();
+    const startedHere = pid === undefined;
     const pidPort = recordedPort(p.pidFile);
     if (pid !== undefined && pidPort !== undefined && pidPort !== port) {
       throw new ServiceError(SERVICE, `our S3Proxy (pid ${pid}) serves port ${pidPort}, but port ${port} is asked for (TRIBUTARY_TEST_S3_PORT); stop it first: node test/infra/s3.ts down`);
@@ -149,7 +150,8 @@ export async function ensureS3(opts: EnsureOptions = {}): Promise<S3Info> {
     if (outcome === 'timeout') {
       throw new ServiceError(SERVICE, `startup timed out after ${START_TIMEOUT_MS / 1000}s (pid ${ourProcess} still running)${logHint(p.serverLog)}`);
     }
-    log(`s3: started S3Proxy ${S3PROXY_VERSION} (pid ${ourProcess}) in ${seconds(started)}, listening on ${info.endpoint} (region ${info.region}, path-style, data in ${shown(p.data)})`);
+    const who = startedHere ? `started S3Proxy ${S3PROXY_VERSION} (pid ${ourProcess})` : `waited for the S3Proxy another process was starting (pid ${ourProcess})`;
+    log(`s3: ${who} in ${seconds(started)}, listening on ${info.endpoint} (region ${info.region}, path-style, data in ${shown(p.data)})`);
     return info;
   });
 }
