@@ -10,7 +10,7 @@
  */
 import { DataError, defineConfig, oneOf, range } from '../api/index.ts';
 import type { Converter, ConverterPlugin, Header, Schema } from '../api/index.ts';
-import { JsonDecoder, JsonReadError, parseJson, unwrapPrecise } from './json-decode.ts';
+import { JsonDecoder, JsonReadError, NeedsPrecision, hasUnsafeInteger, parseJson, parseJsonPrecise, unwrapPrecise } from './json-decode.ts';
 import { JsonEncoder, JsonWriteError, writeSchemaless, type DecimalFormat } from './json-encode.ts';
 
 export const JSON_CONVERTER_CLASS = 'org.apache.kafka.connect.json.JsonConverter';
@@ -101,11 +101,14 @@ export class JsonConverter implements Converter {
     const text = data.toString('utf8');
     if (this.schemasEnable) {
       const known = this.decoder.knownEnvelope(text);
-      if (known) return this.readPayload(topic, known.schema, known.payload.value);
+      if (known) {
+        const read = this.tryPayloadText(topic, known.schema, known.payloadText);
+        if (read) return read;
+      }
     }
-    let parsed;
+    let json: unknown;
     try {
-      parsed = parseJson(text);
+      json = parseJson(text);
     } catch (e) {
       throw new DataError(
         `The ${this.role} of a message in topic "${topic}" is not valid JSON (${(e as Error).message}). ` +
@@ -114,8 +117,7 @@ export class JsonConverter implements Converter {
         { cause: e },
       );
     }
-    const { value: json, precise } = parsed;
-    if (!this.schemasEnable) return { value: precise ? unwrapPrecise(json) : json };
+    if (!this.schemasEnable) return { value: hasUnsafeInteger(json) ? unwrapPrecise(parseJsonPrecise(text)) : json };
 
     if (!isEnvelope(json)) {
       throw new DataError(
@@ -124,19 +126,46 @@ export class JsonConverter implements Converter {
           `If the topic holds plain JSON, set ${this.role}.converter.schemas.enable=false.`,
       );
     }
-    if (json.schema === null) return { value: precise ? unwrapPrecise(json.payload) : json.payload };
+    if (json.schema === null) {
+      return { value: hasUnsafeInteger(json.payload) ? unwrapPrecise((parseJsonPrecise(text) as { payload: unknown }).payload) : json.payload };
+    }
+    try {
+      return this.readEnvelope(topic, json, false);
+    } catch (e) {
+      if (!(e instanceof NeedsPrecision)) throw e;
+      return this.readEnvelope(topic, parseJsonPrecise(text) as { schema: unknown; payload: unknown }, true);
+    }
+  }
+
+  private readEnvelope(topic: string, json: { schema: unknown; payload: unknown }, precise: boolean): { schema: Schema; value: unknown } {
     let schema: Schema;
     try {
       schema = this.decoder.schemaFromJson(json.schema, precise);
     } catch (e) {
       throw this.readError(topic, e, 'its schema');
     }
-    return this.readPayload(topic, schema, json.payload);
+    try {
+      return { schema, value: this.decoder.read(schema, json.payload, precise) };
+    } catch (e) {
+      throw this.readError(topic, e, 'its payload');
+    }
   }
 
-  private readPayload(topic: string, schema: Schema, payload: unknown): { schema: Schema; value: unknown } {
+  /** The payload of a message whose schema is the cached one; undefined when the payload alone is not valid JSON. */
+  private tryPayloadText(topic: string, schema: Schema, payloadText: string): { schema: Schema; value: unknown } | undefined {
+    let payload: unknown;
     try {
-      return { schema, value: this.decoder.read(schema, payload) };
+      payload = parseJson(payloadText);
+    } catch {
+      return undefined;
+    }
+    try {
+      try {
+        return { schema, value: this.decoder.read(schema, payload, false) };
+      } catch (e) {
+        if (!(e instanceof NeedsPrecision)) throw e;
+        return { schema, value: this.decoder.read(schema, parseJsonPrecise(payloadText), true) };
+      }
     } catch (e) {
       throw this.readError(topic, e, 'its payload');
     }

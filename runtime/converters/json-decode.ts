@@ -1,11 +1,13 @@
 /**
  * JSON text -> Connect data, as Kafka Connect's JsonConverter reads it.
  *
- * Parsing is the native JSON.parse. When the text holds a run of 16 or more digits (a number a
- * double may not hold exactly), it is parsed again with a reviver that sees each number's source
- * text: integers beyond 2^53 become bigints, and long fractions keep their digits for Decimal
- * fields. Schemas read from envelopes are cached by their JSON text (`schemas.cache.size`), so
- * repeated schemas yield the same frozen Schema object, and compiled readers are cached by it.
+ * Parsing is the native JSON.parse. Precision is recovered only where it is lost: when a parsed
+ * value holds an integer beyond 2^53, or a reader needs a number's exact digits (an int64 beyond
+ * 2^53, a Decimal written as a JSON number), the text is parsed again with a reviver that sees each
+ * number's source (Node 22's JSON.parse source text access): integers beyond 2^53 become bigints,
+ * and long fractions keep their digits. Schemas read from envelopes are cached by their JSON text
+ * (`schemas.cache.size`), so repeated schemas yield the same frozen Schema object, and compiled
+ * readers are cached by it.
  */
 import type { FieldSchema, Schema, SchemaType } from '../api/index.ts';
 import {
@@ -70,20 +72,45 @@ function preciseReviver(_key: string, value: unknown, context: { source?: string
   return MANY_DIGITS.test(src) ? new JsonNumberText(src, value) : value;
 }
 
-export interface Parsed {
-  value: unknown;
-  /** True when the value may hold bigints and JsonNumberText (see unwrapPrecise). */
-  precise: boolean;
+function withoutBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
-/** Throws the SyntaxError of JSON.parse. */
-export function parseJson(text: string): Parsed {
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  if (!MANY_DIGITS.test(text)) return { value: JSON.parse(text), precise: false };
-  // Node 22's JSON.parse passes each primitive's source text to the reviver (TC39 json-parse-with-source).
-  const parse = JSON.parse as (text: string, reviver: Reviver) => unknown;
-  return { value: parse(text, preciseReviver), precise: true };
+/** JSON.parse; throws its SyntaxError. */
+export function parseJson(text: string): unknown {
+  return JSON.parse(withoutBom(text));
 }
+
+/**
+ * JSON.parse keeping every digit: integers beyond 2^53 become bigints, numbers with 16 or more
+ * digits and a fraction or exponent become JsonNumberText. Throws its SyntaxError.
+ */
+export function parseJsonPrecise(text: string): unknown {
+  const parse = JSON.parse as (text: string, reviver: Reviver) => unknown;
+  return parse(withoutBom(text), preciseReviver);
+}
+
+/** Whether a parsed value holds an integer JSON.parse could not hold exactly (beyond 2^53). */
+export function hasUnsafeInteger(v: unknown): boolean {
+  if (typeof v === 'number') return Number.isInteger(v) && !Number.isSafeInteger(v);
+  if (typeof v !== 'object' || v === null) return false;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (hasUnsafeInteger(v[i])) return true;
+    return false;
+  }
+  for (const k in v) if (hasUnsafeInteger((v as Record<string, unknown>)[k])) return true;
+  return false;
+}
+
+/** Thrown by a reader that needs the exact digits of a number; the caller parses again with parseJsonPrecise. */
+export class NeedsPrecision extends Error {
+  constructor() {
+    super('this value needs the exact digits of a number');
+    this.name = 'NeedsPrecision';
+  }
+}
+
+const NEEDS_PRECISION = new NeedsPrecision();
 
 /** Schemaless values: long fractions become plain numbers again (bigints stay). Mutates in place. */
 export function unwrapPrecise(v: unknown): unknown {
@@ -149,8 +176,11 @@ function readIntIn(type: string, min: number, max: number): Read {
   };
 }
 
-function readInt64(n: unknown): number | bigint {
-  if (typeof n === 'number' && Number.isInteger(n)) return n;
+function readInt64(n: unknown, state: ReadState): number | bigint {
+  if (typeof n === 'number' && Number.isInteger(n)) {
+    if (!state.precise && !Number.isSafeInteger(n)) throw NEEDS_PRECISION;
+    return n;
+  }
   if (typeof n === 'bigint') {
     if (n >= INT64_MIN && n <= INT64_MAX) return n;
     return fail('an integer out of the int64 range');
@@ -180,6 +210,10 @@ function readBytes(n: unknown): Buffer {
   return Buffer.from(n, 'base64');
 }
 
+interface ReadState {
+  precise: boolean;
+}
+
 export interface JsonReadOptions {
   /** Read a null as the schema's default, when it has one (Connect's `replace.null.with.default`). */
   replaceNullWithDefault: boolean;
@@ -189,6 +223,8 @@ export interface JsonReadOptions {
 
 export class JsonDecoder {
   private readonly options: JsonReadOptions;
+  /** Read by the compiled readers: whether the node being read came from parseJsonPrecise. */
+  private readonly state: ReadState = { precise: false };
   private readonly readers = new WeakMap<Schema, Read>();
   private readonly schemaCache = new Map<string, Schema>();
   private lastKey: string | undefined;
@@ -198,8 +234,13 @@ export class JsonDecoder {
     this.options = options;
   }
 
-  /** The Connect value of a payload node under `schema`. Throws JsonReadError. */
-  read(schema: Schema, node: unknown): unknown {
+  /**
+   * The Connect value of a payload node under `schema`. `precise` says the node came from
+   * parseJsonPrecise; when it did not and a number's exact digits matter, throws NeedsPrecision.
+   * Throws JsonReadError for data that does not match the schema.
+   */
+  read(schema: Schema, node: unknown, precise: boolean): unknown {
+    this.state.precise = precise;
     return this.reader(schema)(node);
   }
 
@@ -208,20 +249,17 @@ export class JsonDecoder {
    * the JSON of the last schema read, only P is parsed. Undefined when the text is anything else
    * (or P is not valid JSON): the caller then parses the whole message.
    */
-  knownEnvelope(text: string): { schema: Schema; payload: Parsed } | undefined {
+  knownEnvelope(text: string): { schema: Schema; payloadText: string } | undefined {
     const key = this.lastKey;
     if (key === undefined || !text.startsWith(SCHEMA_HEAD) || !text.startsWith(key, SCHEMA_HEAD.length)) return undefined;
     const at = SCHEMA_HEAD.length + key.length;
     if (!text.startsWith(PAYLOAD_HEAD, at) || text.charCodeAt(text.length - 1) !== 0x7d /* } */) return undefined;
-    try {
-      return { schema: this.lastSchema!, payload: parseJson(text.slice(at + PAYLOAD_HEAD.length, -1)) };
-    } catch {
-      return undefined;
-    }
+    return { schema: this.lastSchema!, payloadText: text.slice(at + PAYLOAD_HEAD.length, -1) };
   }
 
   /** Connect's asConnectSchema: a frozen Schema from an envelope's schema node, cached by its JSON. Throws JsonReadError. */
   schemaFromJson(node: unknown, precise: boolean): Schema {
+    this.state.precise = precise;
     if (this.options.schemaCacheSize <= 0) return deepFreeze(this.build(node));
     const key = precise ? JSON.stringify(node, preciseKey) : JSON.stringify(node);
     if (key === this.lastKey) return this.lastSchema!;
@@ -321,14 +359,17 @@ export class JsonDecoder {
   }
 
   private compileBase(schema: Schema): Read {
-    const logical = compileLogical(schema);
+    const logical = compileLogical(schema, this.state);
     if (logical) return logical;
     switch (schema.type) {
       case 'int8': case 'int16': case 'int32': {
         const [min, max] = RANGES[schema.type]!;
         return readIntIn(schema.type, min, max);
       }
-      case 'int64': return readInt64;
+      case 'int64': {
+        const state = this.state;
+        return (n) => readInt64(n, state);
+      }
       case 'float32': case 'float64': return readFloat;
       case 'boolean': return readBoolean;
       case 'string': return readString;
@@ -409,7 +450,7 @@ export class JsonDecoder {
   }
 }
 
-function compileLogical(schema: Schema): Read | undefined {
+function compileLogical(schema: Schema, state: ReadState): Read | undefined {
   switch (schema.name) {
     case DECIMAL: {
       if (schema.type !== 'bytes') return undefined;
@@ -425,10 +466,15 @@ function compileLogical(schema: Schema): Read | undefined {
             if (n.length % 4 !== 0 || !BASE64.test(n)) return fail('invalid Decimal: not a base64 string');
             return formatDecimal(bytesToUnscaled(Buffer.from(n, 'base64')), scale);
           }
-          if (typeof n === 'number' || typeof n === 'bigint') return decimalText(String(n), scale);
+          if (typeof n === 'number') {
+            // A double may have dropped digits the JSON had: read them from the source text.
+            if (!state.precise) throw NEEDS_PRECISION;
+            return decimalText(String(n), scale);
+          }
+          if (typeof n === 'bigint') return decimalText(String(n), scale);
           if (n instanceof JsonNumberText) return decimalText(n.text, scale);
         } catch (e) {
-          if (e instanceof JsonReadError) throw e;
+          if (e instanceof JsonReadError || e instanceof NeedsPrecision) throw e;
           return fail(`invalid Decimal: ${(e as Error).message}`);
         }
         return expected('a Decimal (a base64 string or a number)', n);

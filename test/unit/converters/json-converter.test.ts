@@ -274,6 +274,16 @@ describe('JsonConverter: int64 beyond 2^53', () => {
     expect(read(plain(), '[9007199254740993, 9007199254740991]').value).toEqual([9007199254740993n, 9007199254740991]);
   });
 
+  it('recovers exact digits wherever a double would lose them: schema defaults, schemaless envelopes, NUMERIC decimals', () => {
+    const c = withSchemas();
+    const withDefault = '{"schema":{"type":"int64","optional":true,"default":9007199254740993},"payload":null}';
+    expect(read(c, withDefault)).toEqual({ schema: { type: 'int64', optional: true, default: 9007199254740993n }, value: 9007199254740993n });
+    expect(read(c, '{"schema":null,"payload":{"a":9007199254740993,"b":0.1}}')).toEqual({ value: { a: 9007199254740993n, b: 0.1 } });
+    const numeric = '{"schema":{"type":"bytes","optional":false,"name":"org.apache.kafka.connect.data.Decimal","version":1,"parameters":{"scale":"16"}},"payload":1.0000000000000001}';
+    expect(read(c, numeric).value).toBe('1.0000000000000001');
+    expect(read(c, numeric.replace('1.0000000000000001', '2.5')).value).toBe('2.5000000000000000');
+  });
+
   it('rejects int64 values out of range', () => {
     const e = caught(() => withSchemas().fromConnectData(T, { type: 'int64' }, 2n ** 63n));
     expect(e).toBeInstanceOf(DataError);
