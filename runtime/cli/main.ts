@@ -5,7 +5,7 @@
  *
  * Exit codes: 0 done, 1 failed (the worker refused, or could not be reached), 2 bad usage.
  */
-import { readFileSync } from 'node:fs';
+import { PACKAGE } from '../engine/package-info.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { apply } from './apply.ts';
 import { RestClient, RestError, UnreachableError } from './client.ts';
@@ -238,12 +238,7 @@ const defaultIo = {
 };
 
 function version(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return `tributary ${pkg.version ?? 'unknown'}`;
-  } catch {
-    return 'tributary (unknown version)';
-  }
+  return `tributary ${PACKAGE.version}`;
 }
 
 if (import.meta.main) {

@@ -4,7 +4,6 @@
  * and the connectors-dir watcher. `tributary start` calls this; so do tests that want a worker in
  * process.
  */
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { JsonObject, SinkOffsets } from '../api/index.ts';
@@ -12,6 +11,7 @@ import { topicPartitionKey } from '../api/index.ts';
 import type { WorkerConfig } from '../../config/worker-config.ts';
 import { builtinConverterRegistry } from '../converters/index.ts';
 import { getLogger, type Logger } from '../engine/logging.ts';
+import { PACKAGE } from '../engine/package-info.ts';
 import { MemoryBus, type GroupOffsetPersistence } from '../engine/memory-bus.ts';
 import { WorkerMetrics } from '../engine/metrics.ts';
 import { ConnectorRegistry } from '../engine/registry.ts';
@@ -23,7 +23,7 @@ import { builtinTransformRegistry } from '../transforms/index.ts';
 import { ConnectorFilesWatcher } from './connector-files.ts';
 import { StandaloneHerder } from './standalone-herder.ts';
 
-export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+export const VERSION: string = PACKAGE.version;
 
 export interface RunningWorker {
   url: string;

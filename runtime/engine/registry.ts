@@ -79,8 +79,9 @@ export class ConnectorRegistry {
 
   async loadBuiltins(dir = BUILTIN_CONNECTORS_DIR): Promise<void> {
     for (const entry of readdirSync(dir).sort()) {
-      const index = join(dir, entry, 'index.ts');
-      if (existsSync(index)) await this.loadModule(pathToFileURL(index).href, `connectors/${entry}`);
+      // index.ts in the sources, index.js in the build (dist/).
+      const index = ['index.ts', 'index.js'].map((f) => join(dir, entry, f)).find((f) => existsSync(f));
+      if (index) await this.loadModule(pathToFileURL(index).href, `connectors/${entry}`);
     }
   }
 

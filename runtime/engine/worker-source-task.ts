@@ -209,7 +209,9 @@ export class SourceTaskRunner {
     await this.loop;
     const timeout = this.o.offsetFlushTimeoutMs ?? 5000;
     if (this.inflight.size > 0) {
-      await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => setTimeout(r, timeout).unref())]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => (timer = setTimeout(r, timeout)))]);
+      clearTimeout(timer);
     }
     await this.commitOffsets();
     try {

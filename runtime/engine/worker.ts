@@ -333,9 +333,15 @@ export class Worker {
     await Promise.all(this.runningTasks(connector).map((t) => this.stopTask(t.connector, t.task)));
   }
 
-  /** Stop everything: tasks first (they flush and commit), then connectors. */
+  /**
+   * Stop everything: source tasks first, while sinks still run, so what sources already sent can
+   * still be flushed and their offsets committed; then sink tasks (they flush and commit); then
+   * connectors.
+   */
   async stop(): Promise<void> {
-    await Promise.all([...this.tasks.values()].map((t) => this.stopTask(t.connector, t.task)));
+    const all = [...this.tasks.values()];
+    await Promise.all(all.filter((t) => t.runner instanceof SourceTaskRunner).map((t) => this.stopTask(t.connector, t.task)));
+    await Promise.all(all.filter((t) => !(t.runner instanceof SourceTaskRunner)).map((t) => this.stopTask(t.connector, t.task)));
     await Promise.all([...this.connectors.keys()].map((n) => this.stopConnector(n)));
   }
 }
