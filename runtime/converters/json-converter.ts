@@ -98,14 +98,14 @@ export class JsonConverter implements Converter {
 
   toConnectData(topic: string, data: Buffer | null, _headers?: Header[]): { schema?: Schema; value: unknown } {
     if (data === null || data === undefined || data.length === 0) return { value: null };
-    const text = data.toString('utf8');
     if (this.schemasEnable) {
-      const known = this.decoder.knownEnvelope(text);
+      const known = this.decoder.knownEnvelope(data);
       if (known) {
         const read = this.tryPayloadText(topic, known.schema, known.payloadText);
         if (read) return read;
       }
     }
+    const text = data.toString('utf8');
     let json: unknown;
     try {
       json = parseJson(text);

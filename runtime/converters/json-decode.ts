@@ -229,6 +229,8 @@ export class JsonDecoder {
   private readonly schemaCache = new Map<string, Schema>();
   private lastKey: string | undefined;
   private lastSchema: Schema | undefined;
+  /** `{"schema":<lastKey>,"payload":` as bytes, for knownEnvelope. */
+  private lastHead: Buffer | undefined;
 
   constructor(options: JsonReadOptions) {
     this.options = options;
@@ -245,16 +247,16 @@ export class JsonDecoder {
   }
 
   /**
-   * The fast path for a repeated schema: when `text` is exactly `{"schema":S,"payload":P}` with S
-   * the JSON of the last schema read, only P is parsed. Undefined when the text is anything else
-   * (or P is not valid JSON): the caller then parses the whole message.
+   * The fast path for a repeated schema: when `data` is exactly `{"schema":S,"payload":P}` with S
+   * the JSON of the last schema read, only P needs decoding and parsing (compared as bytes, so the
+   * schema is not even decoded). Undefined when the message is anything else; when P alone is not
+   * valid JSON, the caller parses the whole message.
    */
-  knownEnvelope(text: string): { schema: Schema; payloadText: string } | undefined {
-    const key = this.lastKey;
-    if (key === undefined || !text.startsWith(SCHEMA_HEAD) || !text.startsWith(key, SCHEMA_HEAD.length)) return undefined;
-    const at = SCHEMA_HEAD.length + key.length;
-    if (!text.startsWith(PAYLOAD_HEAD, at) || text.charCodeAt(text.length - 1) !== 0x7d /* } */) return undefined;
-    return { schema: this.lastSchema!, payloadText: text.slice(at + PAYLOAD_HEAD.length, -1) };
+  knownEnvelope(data: Buffer): { schema: Schema; payloadText: string } | undefined {
+    const head = this.lastHead;
+    if (head === undefined || data.length <= head.length || data[data.length - 1] !== 0x7d /* } */) return undefined;
+    if (data.compare(head, 0, head.length, 0, head.length) !== 0) return undefined;
+    return { schema: this.lastSchema!, payloadText: data.toString('utf8', head.length, data.length - 1) };
   }
 
   /** Connect's asConnectSchema: a frozen Schema from an envelope's schema node, cached by its JSON. Throws JsonReadError. */
@@ -263,6 +265,7 @@ export class JsonDecoder {
     if (this.options.schemaCacheSize <= 0) return deepFreeze(this.build(node));
     const key = precise ? JSON.stringify(node, preciseKey) : JSON.stringify(node);
     if (key === this.lastKey) return this.lastSchema!;
+    this.lastHead = precise ? undefined : Buffer.from(SCHEMA_HEAD + key + PAYLOAD_HEAD, 'utf8');
     let schema = this.schemaCache.get(key);
     if (schema === undefined) {
       schema = deepFreeze(this.build(node));
