@@ -95,7 +95,14 @@ export class KafkaBus implements TopicBus {
     }
     this.o = options;
     this.logger = options.logger ?? getLogger('tributary.engine.kafka-bus');
-    this.admin = new Admin({ ...options.connection, clientId: `${options.clientId}-admin`, bootstrapBrokers: options.bootstrapServers });
+    // Short retry delays: a topic created a moment ago needs a few hundred milliseconds to show up everywhere.
+    this.admin = new Admin({
+      ...options.connection,
+      clientId: `${options.clientId}-admin`,
+      bootstrapBrokers: options.bootstrapServers,
+      retries: 10,
+      retryDelay: RETRY_DELAY_MS,
+    });
     this.topics = new TopicCatalog({
       admin: this.admin,
       defaultPartitions: options.defaultPartitions ?? 1,

@@ -53,13 +53,9 @@ export class TopicCatalog {
   }
 
   private async lookup(topic: string): Promise<number> {
-    try {
-      return await this.refresh(topic);
-    } catch (e) {
-      // Metadata for a missing topic fails; whether it is missing is asked plainly, not read from the error text.
-      const names = await this.o.admin.listTopics();
-      if (names.includes(topic)) throw e;
-    }
+    // Asking for a missing topic's metadata is retried by the client for seconds; ask the list first.
+    const names = await this.o.admin.listTopics();
+    if (names.includes(topic)) return this.refresh(topic);
     try {
       await this.o.admin.createTopics({ topics: [topic], partitions: this.o.defaultPartitions, replicas: this.o.replicationFactor });
       this.o.logger.info({ topic, partitions: this.o.defaultPartitions, replicationFactor: this.o.replicationFactor }, 'created topic');

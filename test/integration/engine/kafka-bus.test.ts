@@ -4,7 +4,7 @@
 import { Admin, Consumer, ListOffsetTimestamps } from '@platformatic/kafka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TopicPartition } from '../../../runtime/api/index.ts';
-import { DataError, topicPartitionKey } from '../../../runtime/api/index.ts';
+import { DataError, FatalError, topicPartitionKey } from '../../../runtime/api/index.ts';
 import { KafkaBus } from '../../../runtime/engine/kafka-bus.ts';
 import { cooperativeAssign } from '../../../runtime/engine/kafka/assignor.ts';
 import type { BusConsumer, BusRecord, ConsumedRecord, ConsumerOptions } from '../../../runtime/engine/topic-bus.ts';
@@ -36,6 +36,9 @@ async function topic(prefix: string, partitions: number): Promise<string> {
   return name;
 }
 
+// Recent, distinct timestamps: records older than the broker's retention (7 days) may be deleted under the test.
+const T0 = Date.now() - 60_000;
+
 function record(t: string, i: number, partition?: number): BusRecord {
   return {
     topic: t,
@@ -43,7 +46,7 @@ function record(t: string, i: number, partition?: number): BusRecord {
     value: undefined,
     keyBytes: Buffer.from(`key-${i}`),
     valueBytes: Buffer.from(JSON.stringify({ i, pad: 'x'.repeat(i % 50) })),
-    timestamp: 1_700_000_000_000 + i,
+    timestamp: T0 + i,
     headers: [
       { key: 'seq', value: String(i) },
       { key: 'seq', value: `again-${i}` },
@@ -65,17 +68,22 @@ async function consumeN(c: BusConsumer, n: number, timeoutMs = 30_000): Promise<
   return out;
 }
 
-/** Poll (so rebalance callbacks run) until `check` holds. */
-async function pollUntil(consumers: BusConsumer[], check: () => boolean, timeoutMs = 30_000): Promise<ConsumedRecord[]> {
+/** Poll (so rebalance callbacks run) until `check` holds; `onRecords` sees what each consumer returned. */
+async function pollUntil(
+  consumers: BusConsumer[],
+  check: () => boolean,
+  onRecords: (index: number, records: ConsumedRecord[]) => void = () => {},
+  timeoutMs = 30_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const signal = new AbortController().signal;
-  const got: ConsumedRecord[] = [];
   while (!check()) {
     if (Date.now() > deadline) throw new Error('condition not reached in time');
-    for (const c of await Promise.all(consumers.map((x) => x.poll(1000, 100, signal)))) got.push(...c);
+    await Promise.all(consumers.map(async (x, i) => onRecords(i, await x.poll(1000, 100, signal))));
   }
-  return got;
 }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function consumer(options: Partial<ConsumerOptions> & Pick<ConsumerOptions, 'groupId'>): BusConsumer {
   return bus.consumer({ memberId: uniqueName('member'), ...options });
@@ -94,7 +102,7 @@ describe('KafkaBus', () => {
     const producer = bus.producer('roundtrip');
     const n = 600;
     const records = Array.from({ length: n }, (_, i) => record(t, i, i % 3));
-    records.push({ topic: t, kafkaPartition: 1, value: null, keyBytes: Buffer.from('gone'), valueBytes: null, timestamp: 1_700_000_001_000 });
+    records.push({ topic: t, kafkaPartition: 1, value: null, keyBytes: Buffer.from('gone'), valueBytes: null, timestamp: T0 + 5_000 });
     const { durable } = await producer.send(records);
     await durable;
     await producer.close();
@@ -204,6 +212,16 @@ describe('KafkaBus', () => {
     }
   });
 
+  it('fails the producer when the broker rejects a request: durable rejects, later sends throw', async () => {
+    const t = await topic('bus-too-large', 1);
+    const producer = bus.producer('too-large');
+    // Over the broker's message.max.bytes (1 MiB by default).
+    const { durable } = await producer.send([{ topic: t, value: undefined, valueBytes: Buffer.alloc(2 * 1024 * 1024) }]);
+    await expect(durable).rejects.toBeInstanceOf(FatalError);
+    await expect(producer.send([record(t, 1)])).rejects.toBeInstanceOf(FatalError);
+    await producer.close();
+  });
+
   it('commits manually; a new member of the group resumes after the committed offset; lag follows commits', async () => {
     const t = await topic('bus-commit', 1);
     const producer = bus.producer('commit');
@@ -257,37 +275,49 @@ describe('KafkaBus', () => {
     const producer = bus.producer('split');
     await (await producer.send(Array.from({ length: 40 }, (_, i) => record(t, i, i % 4)))).durable;
 
+    // Like a sink runner: opening and closing partitions take time (flush, commit), and no partition
+    // may be open on both members at once.
     const owned = { a: new Set<string>(), b: new Set<string>() };
     const calls: Array<{ member: 'a' | 'b'; assigned: string[]; revoked: string[] }> = [];
     const overlap: string[] = [];
+    const early: string[] = [];
     const onAssign = (member: 'a' | 'b') => async (assigned: TopicPartition[], revoked: TopicPartition[]) => {
       calls.push({ member, assigned: assigned.map(topicPartitionKey), revoked: revoked.map(topicPartitionKey) });
       const mine = owned[member];
       const other = owned[member === 'a' ? 'b' : 'a'];
+      for (const tp of assigned) if (other.has(topicPartitionKey(tp))) overlap.push(topicPartitionKey(tp));
+      await sleep(300);
       for (const tp of revoked) mine.delete(topicPartitionKey(tp));
-      for (const tp of assigned) {
-        const k = topicPartitionKey(tp);
-        if (other.has(k)) overlap.push(k);
-        mine.add(k);
-      }
+      for (const tp of assigned) mine.add(topicPartitionKey(tp));
+    };
+    // Records only ever come from partitions whose onAssign has completed.
+    const checkRecords = (members: Array<'a' | 'b'>) => (i: number, records: ConsumedRecord[]) => {
+      for (const r of records) if (!owned[members[i]].has(topicPartitionKey({ topic: r.topic, partition: r.kafkaPartition }))) early.push(`${members[i]}:${r.kafkaPartition}`);
     };
     const a = consumer({ groupId, topics: [t], onAssign: onAssign('a') });
-    await pollUntil([a], () => owned.a.size === 4);
+    await pollUntil([a], () => owned.a.size === 4, checkRecords(['a']));
     const b = consumer({ groupId, topics: [t], onAssign: onAssign('b') });
-    await pollUntil([a, b], () => owned.a.size === 2 && owned.b.size === 2);
+    await pollUntil([a, b], () => owned.a.size === 2 && owned.b.size === 2, checkRecords(['a', 'b']));
     expect(overlap).toEqual([]);
+    expect(early).toEqual([]);
     expect(new Set([...owned.a, ...owned.b]).size).toBe(4);
     // a gave up two partitions (revoked) without re-opening the two it kept.
     const aRevoked = calls.filter((c) => c.member === 'a').flatMap((c) => c.revoked);
     expect(aRevoked.sort()).toEqual([...owned.b].sort());
+    expect(calls.filter((c) => c.member === 'a').flatMap((c) => c.assigned).length).toBe(4);
     expect(a.assignment().map(topicPartitionKey).sort()).toEqual([...owned.a].sort());
     expect(b.assignment().map(topicPartitionKey).sort()).toEqual([...owned.b].sort());
+
     const bHad = [...owned.b];
-    // A stopping runner closes its partitions itself (no onAssign on close).
+    // A stopping runner closes its partitions itself (no onAssign on close); b leaves the group at
+    // once, so a takes over well within the session timeout.
     await b.close();
     owned.b.clear();
-    await pollUntil([a], () => owned.a.size === 4);
+    const left = Date.now();
+    await pollUntil([a], () => owned.a.size === 4, checkRecords(['a']));
+    expect(Date.now() - left).toBeLessThan(consumerSettings.sessionTimeoutMs);
     expect(overlap).toEqual([]);
+    expect(early).toEqual([]);
     const last = calls.filter((c) => c.member === 'a').at(-1)!;
     expect(last.assigned.sort()).toEqual(bHad.sort());
     expect(last.revoked).toEqual([]);
