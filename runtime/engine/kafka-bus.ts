@@ -47,8 +47,6 @@ export interface KafkaBusOptions {
   connection?: KafkaConnectionOptions;
   /** Producer tuning; the defaults suit most loads. */
   producer?: Partial<ProducerLimits> & {
-    /** How long a produce request is retried before the producer fails (Java's `delivery.timeout.ms`). Default 120 s. */
-    deliveryTimeoutMs?: number;
     compression?: 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
   };
   /** Consumer tuning; the defaults suit most loads. */
@@ -61,6 +59,7 @@ const PRODUCER_DEFAULTS: ProducerLimits = {
   maxBatchBytes: 900 * 1024,
   maxRequestBytes: 16 * 1024 * 1024,
   closeTimeoutMs: 30_000,
+  deliveryTimeoutMs: 120_000,
 };
 
 const CONSUMER_DEFAULTS: ConsumerSettings = {
@@ -68,9 +67,9 @@ const CONSUMER_DEFAULTS: ConsumerSettings = {
   heartbeatIntervalMs: 1_000,
   rebalanceTimeoutMs: 60_000,
   fetchMaxWaitMs: 500,
-  fetchMaxBytes: 16 * 1024 * 1024,
+  fetchMaxBytes: 8 * 1024 * 1024,
   partitionMaxBytes: 1024 * 1024,
-  maxBufferedBytes: 32 * 1024 * 1024,
+  maxBufferedBytes: 8 * 1024 * 1024,
   metadataRefreshMs: 5_000,
   isolationLevel: 'read_committed',
 };
@@ -131,7 +130,6 @@ export class KafkaBus implements TopicBus {
   producer(clientId: string, options: { transactionalId?: string } = {}): BusProducer {
     this.checkOpen();
     const p = this.o.producer ?? {};
-    const deliveryTimeoutMs = p.deliveryTimeoutMs ?? 120_000;
     const client = new Producer({
       ...this.o.connection,
       clientId: safeClientId(`${this.o.clientId}-${clientId}`),
@@ -139,9 +137,9 @@ export class KafkaBus implements TopicBus {
       idempotent: true,
       transactionalId: options.transactionalId,
       compression: p.compression ?? 'none',
-      // The broker-side wait for acks=all, and the client's retries within the delivery timeout.
+      // The broker-side wait for acks=all. The client retries until the delivery timeout stops it.
       timeout: 30_000,
-      retries: Math.max(3, Math.ceil(deliveryTimeoutMs / RETRY_DELAY_MS)),
+      retries: Number.MAX_SAFE_INTEGER,
       retryDelay: RETRY_DELAY_MS,
     });
     const limits: ProducerLimits = {
@@ -150,6 +148,7 @@ export class KafkaBus implements TopicBus {
       maxBatchBytes: p.maxBatchBytes ?? PRODUCER_DEFAULTS.maxBatchBytes,
       maxRequestBytes: p.maxRequestBytes ?? PRODUCER_DEFAULTS.maxRequestBytes,
       closeTimeoutMs: p.closeTimeoutMs ?? PRODUCER_DEFAULTS.closeTimeoutMs,
+      deliveryTimeoutMs: p.deliveryTimeoutMs ?? PRODUCER_DEFAULTS.deliveryTimeoutMs,
     };
     const producer: KafkaBusProducer = new KafkaBusProducer({
       client,

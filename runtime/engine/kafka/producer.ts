@@ -8,8 +8,9 @@
  * Queued plus in-flight records are bounded in bytes and count: beyond that `send` waits (the
  * caller's backpressure) until acknowledgements make room, or its signal aborts.
  *
- * After the client gave up on a request (its retries exhausted), the producer is failed: that
- * request's and every queued record's `durable` rejects, and later sends throw. Reusing the
+ * When the broker rejects a request, or it is not acknowledged within `deliveryTimeoutMs` (the
+ * client retrying meanwhile), the producer is failed: that request's and every queued record's
+ * `durable` rejects, and later sends throw. Reusing the
  * producer id after an unknown outcome could make the broker drop new records as duplicates, so a
  * failed producer is replaced, not retried (Kafka Connect fails the task the same way).
  *
@@ -35,6 +36,8 @@ export interface ProducerLimits {
   maxRequestBytes: number;
   /** How long `close` waits for queued records to be acknowledged. */
   closeTimeoutMs: number;
+  /** How long one request may take, retries included, before the producer fails (Java's `delivery.timeout.ms`). */
+  deliveryTimeoutMs: number;
 }
 
 type Message = MessageToProduce<Buffer, Buffer, Buffer, Buffer>;
@@ -217,12 +220,23 @@ export class KafkaBusProducer implements BusProducer {
   private async drain(): Promise<void> {
     while (this.head < this.queue.length && !this.failure) {
       const request = this.take();
+      let timer: NodeJS.Timeout | undefined;
       try {
-        await this.client.send({ messages: request.map((e) => e.message) });
+        const timeout = new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`not acknowledged within ${this.limits.deliveryTimeoutMs} ms`)),
+            this.limits.deliveryTimeoutMs,
+          );
+        });
+        await Promise.race([this.client.send({ messages: request.map((e) => e.message) }), timeout]);
       } catch (e) {
-        this.logger.error({ err: message(e), records: request.length }, 'produce failed after retries; producer is failed');
+        this.logger.error({ err: message(e), records: request.length }, 'produce failed; the producer is failed');
         this.fail(new FatalError(`Producing to Kafka failed: ${message(e)}`, { cause: e }), request);
+        // Stops the client's own retries of the request.
+        this.client.close(true, () => {});
         return;
+      } finally {
+        clearTimeout(timer);
       }
       let bytes = 0;
       for (const e of request) {

@@ -4,7 +4,7 @@
 import { Admin, Consumer, ListOffsetTimestamps } from '@platformatic/kafka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TopicPartition } from '../../../runtime/api/index.ts';
-import { DataError, FatalError, topicPartitionKey } from '../../../runtime/api/index.ts';
+import { DataError, FatalError, RetriableError, topicPartitionKey } from '../../../runtime/api/index.ts';
 import { KafkaBus } from '../../../runtime/engine/kafka-bus.ts';
 import { cooperativeAssign } from '../../../runtime/engine/kafka/assignor.ts';
 import type { BusConsumer, BusRecord, ConsumedRecord, ConsumerOptions } from '../../../runtime/engine/topic-bus.ts';
@@ -220,6 +220,16 @@ describe('KafkaBus', () => {
     await expect(durable).rejects.toBeInstanceOf(FatalError);
     await expect(producer.send([record(t, 1)])).rejects.toBeInstanceOf(FatalError);
     await producer.close();
+  });
+
+  it('reports an unreachable cluster as retriable', async () => {
+    const nowhere = new KafkaBus({ bootstrapServers: ['127.0.0.1:1'], clientId: uniqueName('kafka-bus-nowhere') });
+    try {
+      await expect(nowhere.start()).rejects.toThrow();
+      await expect(nowhere.producer('nowhere').send([{ topic: 'nowhere', value: undefined, valueBytes: Buffer.from('x') }])).rejects.toBeInstanceOf(RetriableError);
+    } finally {
+      await nowhere.close();
+    }
   });
 
   it('commits manually; a new member of the group resumes after the committed offset; lag follows commits', async () => {
