@@ -181,6 +181,8 @@ export class KafkaBusConsumer implements BusConsumer {
         const done = () => {
           clearTimeout(timer);
           signal.removeEventListener('abort', done);
+          const i = this.dataWaiters.indexOf(done);
+          if (i >= 0) this.dataWaiters.splice(i, 1);
           resolve();
         };
         const timer = setTimeout(done, wait);
