@@ -27,7 +27,8 @@ export function printTable(title: string, rows: Array<Record<string, string | nu
 
 export function spawnWorker(env: Record<string, string>): ChildProcess {
   // The built worker (npm run build), as `npm start` runs it.
-  return spawn(process.execPath, ['dist/runtime/cli/main.js', 'start', '--no-progress'], {
+  const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  return spawn(process.execPath, [...flags, 'dist/runtime/cli/main.js', 'start', '--no-progress'], {
     cwd: process.cwd(),
     env: { ...process.env, TRIBUTARY_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -74,7 +74,7 @@ function lineCounter(file: string): () => number {
   };
 }
 
-async function pipeline(): Promise<{ rate: number; peakMb: number }> {
+export async function pipeline(): Promise<{ rate: number; peakMb: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-pipeline-'));
   const connectors = join(dir, 'connectors');
   const out = join(dir, 'out.jsonl');

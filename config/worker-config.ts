@@ -159,7 +159,7 @@ const schema = {
       capacity: {
         doc: 'Records an in-process topic partition holds before its producers wait (backpressure).',
         format: 'nat',
-        default: 20000,
+        default: 8192,
         env: 'TRIBUTARY_MEMORY_TOPIC_CAPACITY',
       },
     },

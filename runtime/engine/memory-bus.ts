@@ -53,7 +53,22 @@ class MemoryPartition {
 
   append(record: BusRecord): number {
     const offset = this.end;
-    this.records.push({ ...record, topic: this.topic, kafkaPartition: this.partition, kafkaOffset: offset });
+    // Stored in the exact shape of a SinkRecord (one hidden class, no source fields), so sink
+    // runners hand it to put() as it is: one object per record, shared read-only by every group.
+    this.records.push({
+      topic: this.topic,
+      kafkaPartition: this.partition,
+      kafkaOffset: offset,
+      key: record.key,
+      keySchema: record.keySchema,
+      value: record.value,
+      valueSchema: record.valueSchema,
+      timestamp: record.timestamp,
+      headers: record.headers,
+      originalTopic: this.topic,
+      originalKafkaPartition: this.partition,
+      originalKafkaOffset: offset,
+    } as ConsumedRecord);
     return offset;
   }
 
@@ -129,7 +144,7 @@ export class MemoryBus implements TopicBus {
 
   constructor(options: { partitionsPerTopic?: number; capacity?: number; persistence?: GroupOffsetPersistence } = {}) {
     this.partitionsPerTopic = options.partitionsPerTopic ?? 1;
-    this.capacity = options.capacity ?? 20_000;
+    this.capacity = options.capacity ?? 8192;
     this.persistence = options.persistence;
   }
 

@@ -52,7 +52,7 @@ export interface BusConsumer {
   resume(partitions: TopicPartition[]): void;
   /** Start reading these partitions from these offsets (after `flush` returned offsets behind, say). */
   seek(offsets: SinkOffsets): void;
-  /** The group's committed offsets minus the end offsets, per partition. */
+  /** Records not yet committed by the group: end offset minus committed offset, per `topic-partition`. */
   lag(): Promise<Map<string, number>>;
   close(): Promise<void>;
 }

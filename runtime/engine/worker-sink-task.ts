@@ -144,7 +144,7 @@ export class SinkTaskRunner {
         this.seenTopics.add(r.topic);
         this.o.status.onTopic(r.topic);
       }
-      let record: SinkRecord = {
+      let record: SinkRecord = !converters && (r as Partial<SinkRecord>).originalTopic !== undefined ? (r as SinkRecord) : {
         topic: r.topic,
         kafkaPartition: r.kafkaPartition,
         kafkaOffset: r.kafkaOffset,

@@ -120,8 +120,15 @@ export class SourceTaskRunner {
     const { errors, transform, converters } = this.o;
     const batch: PendingBatch = { offsets: new Map(), durable: false };
     const out: BusRecord[] = [];
+    // Connectors usually reuse one partition object per stream: key it once, not per record.
+    let lastPartition: JsonObject | undefined;
+    let lastKey = '';
     for (const record of records) {
-      batch.offsets.set(JSON.stringify(record.sourcePartition), { partition: record.sourcePartition, offset: record.sourceOffset });
+      if (record.sourcePartition !== lastPartition) {
+        lastPartition = record.sourcePartition;
+        lastKey = JSON.stringify(lastPartition);
+      }
+      batch.offsets.set(lastKey, { partition: record.sourcePartition, offset: record.sourceOffset });
       let r = errors.executeSync('TRANSFORMATION', () => transform(record), { record });
       if (r instanceof Promise) r = await r;
       if (r === SKIPPED || r === null) continue;
@@ -219,5 +226,6 @@ export class SourceTaskRunner {
     } catch (e) {
       this.o.logger.warn({ err: (e as Error).message }, 'task stop() threw');
     }
+    await this.o.producer.close().catch((e: Error) => this.o.logger.warn({ err: e.message }, 'closing the producer failed'));
   }
 }
