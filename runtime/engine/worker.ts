@@ -231,6 +231,10 @@ export class Worker {
           connectorName: name, taskId: task, task: plugin.createTask(), taskConfig, producer: this.o.bus.producer(`${name}-${task}`),
           converters, transform: transform as never, offsets: this.o.offsets, errors, logger, metrics: this.o.metrics, status,
           offsetFlushIntervalMs: this.o.offsetFlushIntervalMs,
+          // On stop, in-flight records are worth waiting for only as long as they can become durable:
+          // Kafka acks within Connect's offset.flush.timeout.ms; in-process topics once sinks flush,
+          // about one flush interval (and never, for a topic no sink reads).
+          offsetFlushTimeoutMs: this.o.bus.kind === 'memory' ? Math.min(5000, 2 * this.o.offsetFlushIntervalMs) : 5000,
         });
       } else {
         const sinkCfg = sinkConnectorConfig.parse(cfg);

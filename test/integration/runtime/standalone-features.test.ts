@@ -1,0 +1,106 @@
+/**
+ * Standalone features that need a real worker process: connector files applied and re-applied on
+ * change, automatic restarts of failed tasks, and real Kafka topics for data when brokers are set.
+ */
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Admin } from '@platformatic/kafka';
+import { afterEach, describe, expect, it } from 'vitest';
+import { kafkaBrokers, uniqueName } from '../../infra/env.ts';
+import { eventually, http, startWorkerProcess, tempDir, type WorkerProcess } from '../../helpers/worker-process.ts';
+
+let worker: WorkerProcess | undefined;
+afterEach(async () => {
+  await worker?.stop();
+  worker = undefined;
+});
+
+const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
+
+describe('connectors from files', () => {
+  it('applies a folder at start, then creates, updates and deletes as files change', async () => {
+    const dir = tempDir('files');
+    writeFileSync(join(dir, 'a.json'), JSON.stringify({ name: 'a', config: { 'connector.class': 'demo', topic: 'a', rate: '10' } }));
+    worker = await startWorkerProcess({ env: { TRIBUTARY_CONNECTORS_DIR: dir } });
+    await eventually(async () => JSON.stringify((await http('GET', `${worker!.url}/connectors`)).body) === '["a"]', 20_000, 'a applied at start');
+
+    writeFileSync(join(dir, 'b.json'), JSON.stringify({ name: 'b', config: { 'connector.class': 'demo', topic: 'b', rate: '10' } }));
+    await eventually(async () => (await http('GET', `${worker!.url}/connectors`)).body.length === 2, 20_000, 'b created');
+
+    writeFileSync(join(dir, 'a.json'), JSON.stringify({ name: 'a', config: { 'connector.class': 'demo', topic: 'a', rate: '20' } }));
+    await eventually(async () => (await http('GET', `${worker!.url}/connectors/a/config`)).body.rate === '20', 20_000, 'a updated');
+
+    writeFileSync(join(dir, 'broken.json'), '{"name": "c", "config": {');
+    rmSync(join(dir, 'b.json'));
+    await eventually(async () => JSON.stringify((await http('GET', `${worker!.url}/connectors`)).body) === '["a"]', 20_000, 'b deleted');
+    expect(worker.output()).toMatch(/broken\.json: not valid JSON/);
+
+    // A file removed while the worker is down is noticed at the next start.
+    await worker.stop();
+    rmSync(join(dir, 'a.json'));
+    worker = await startWorkerProcess({ stateDir: worker.stateDir, env: { TRIBUTARY_CONNECTORS_DIR: dir } });
+    await eventually(async () => JSON.stringify((await http('GET', `${worker!.url}/connectors`)).body) === '[]', 20_000, 'a deleted after restart');
+  });
+});
+
+describe('automatic restart of failed tasks (errors.restart.max.attempts)', () => {
+  it('restarts a failed task with backoff, the configured number of times, then leaves it FAILED', async () => {
+    worker = await startWorkerProcess();
+    const r = await http('POST', `${worker.url}/connectors`, {
+      name: 'flaky',
+      config: {
+        'connector.class': 'demo', topic: 'flaky', shape: 'sequence', rate: '20',
+        transforms: 'c', 'transforms.c.type': 'Cast$Value', 'transforms.c.spec': 'int32',
+        'errors.restart.max.attempts': '2', 'errors.restart.backoff.max.ms': '500',
+      },
+    });
+    expect(r.status).toBe(201);
+    await eventually(async () => (worker!.output().match(/restarting automatically/g) ?? []).length >= 2, 20_000, 'two automatic restarts');
+    await new Promise((res) => setTimeout(res, 1500));
+    expect((worker.output().match(/restarting automatically/g) ?? []).length).toBe(2);
+    const st = (await http('GET', `${worker.url}/connectors/flaky/status`)).body;
+    expect(st.tasks[0].state).toBe('FAILED');
+  });
+
+  it('never restarts by default, as Kafka Connect', async () => {
+    worker = await startWorkerProcess();
+    await http('POST', `${worker.url}/connectors`, {
+      name: 'strict',
+      config: { 'connector.class': 'demo', topic: 'strict', shape: 'sequence', rate: '20', transforms: 'c', 'transforms.c.type': 'Cast$Value', 'transforms.c.spec': 'int32' },
+    });
+    await eventually(async () => (await http('GET', `${worker!.url}/connectors/strict/status`)).body.tasks?.[0]?.state === 'FAILED', 20_000, 'FAILED');
+    await new Promise((res) => setTimeout(res, 1500));
+    expect(worker.output()).not.toMatch(/restarting automatically/);
+  });
+});
+
+describe('standalone worker with Kafka brokers configured', () => {
+  it('moves data through a real Kafka topic (JsonConverter with schemas) instead of in-process topics', async () => {
+    const topic = uniqueName('standalone-kafka');
+    const out = join(tempDir('kafka-out'), 'sink.jsonl');
+    worker = await startWorkerProcess({ env: { TRIBUTARY_BOOTSTRAP_SERVERS: kafkaBrokers().join(',') } });
+    const info = (await http('GET', `${worker.url}/`)).body;
+    expect(typeof info.kafka_cluster_id).toBe('string');
+    expect(info.kafka_cluster_id.length).toBeGreaterThan(0);
+
+    await http('POST', `${worker.url}/connectors`, { name: 'src', config: { 'connector.class': 'demo', topic, shape: 'sequence', rate: '500', 'max.records': '300' } });
+    await http('POST', `${worker.url}/connectors`, { name: 'dst', config: { 'connector.class': 'FileStreamSink', topics: topic, file: out } });
+    await eventually(async () => lines(out).length >= 300, 60_000, '300 records through Kafka');
+    const seqs = new Set(lines(out).map((l) => (JSON.parse(l) as { seq: number }).seq));
+    for (let s = 0; s < 300; s++) expect(seqs.has(s)).toBe(true);
+
+    const admin = new Admin({ clientId: 'standalone-features-test', bootstrapBrokers: kafkaBrokers() });
+    try {
+      expect(await admin.listTopics()).toContain(topic);
+    } finally {
+      await admin.close();
+    }
+    const sinkOffsets = (await http('GET', `${worker.url}/connectors/dst/offsets`)).body.offsets;
+    expect(sinkOffsets[0]).toEqual({ partition: { kafka_topic: topic, kafka_partition: 0 }, offset: { kafka_offset: 300 } });
+    await http('DELETE', `${worker.url}/connectors/src`);
+    await http('DELETE', `${worker.url}/connectors/dst`);
+    const cleanup = new Admin({ clientId: 'standalone-features-cleanup', bootstrapBrokers: kafkaBrokers() });
+    await cleanup.deleteTopics({ topics: [topic] }).catch(() => {});
+    await cleanup.close();
+  });
+});
