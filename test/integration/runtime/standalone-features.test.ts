@@ -104,3 +104,39 @@ describe('standalone worker with Kafka brokers configured', () => {
     await cleanup.close();
   });
 });
+
+describe('secrets: config providers and masking', () => {
+  it('resolves ${env:...} at start, keeps placeholders in stored configs, masks password values, never logs them', async () => {
+    const topic = uniqueName('secret-topic');
+    worker = await startWorkerProcess({ env: { TRIB_TEST_TOPIC: topic, TRIB_TEST_SECRET: 'hunter2-very-secret', TRIBUTARY_LOG_LEVEL: 'debug' } });
+    const created = await http('POST', `${worker.url}/connectors`, {
+      name: 'sec',
+      config: { 'connector.class': 'demo', topic: '${env:TRIB_TEST_TOPIC}', rate: '50', 'db.password': 'hunter2-literal', 'api.token': '${env:TRIB_TEST_SECRET}' },
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.config['db.password']).toBe('[hidden]');
+    const config = (await http('GET', `${worker.url}/connectors/sec/config`)).body;
+    expect(config.topic).toBe('${env:TRIB_TEST_TOPIC}');
+    expect(config['db.password']).toBe('[hidden]');
+    expect(config['api.token']).toBe('[hidden]');
+    await eventually(async () => JSON.stringify((await http('GET', `${worker!.url}/connectors/sec/topics`)).body) === JSON.stringify({ sec: { topics: [topic] } }), 20_000, 'resolved topic in use');
+    // PUT back what GET returned: the masked password keeps its real value (no "[hidden]" stored).
+    expect((await http('PUT', `${worker.url}/connectors/sec/config`, config)).status).toBe(200);
+    const tasks = (await http('GET', `${worker.url}/connectors/sec/tasks`)).body;
+    expect(JSON.stringify(tasks)).not.toContain('hunter2');
+    expect(worker.output()).not.toContain('hunter2');
+    const stateFiles = ['configs.log'].map((f) => readFileSync(join(worker!.stateDir, f), 'utf8')).join('');
+    expect(stateFiles).not.toContain('hunter2-very-secret');
+    expect(stateFiles).toContain('hunter2-literal');
+  });
+
+  it('a missing environment variable fails the connector with a message naming it', async () => {
+    worker = await startWorkerProcess();
+    await http('POST', `${worker.url}/connectors`, { name: 'nosuch', config: { 'connector.class': 'demo', topic: '${env:TRIB_TEST_DOES_NOT_EXIST}' } });
+    const st = await eventually(async () => {
+      const s = (await http('GET', `${worker!.url}/connectors/nosuch/status`)).body;
+      return s.connector?.state === 'FAILED' ? s : null;
+    }, 20_000, 'FAILED connector');
+    expect((st as { connector: { trace: string } }).connector.trace).toMatch(/TRIB_TEST_DOES_NOT_EXIST/);
+  });
+});
