@@ -1,0 +1,40 @@
+/**
+ * A token bucket on the monotonic clock: `rate` tokens a second, holding at most `capacity`.
+ * It starts with one token, so the first record goes out at once without an initial burst.
+ */
+export class TokenBucket {
+  private readonly rate: number;
+  private readonly capacity: number;
+  private readonly now: () => number;
+  private tokens: number;
+  private last: number;
+
+  constructor(ratePerSecond: number, capacity: number, now: () => number = () => performance.now()) {
+    this.rate = ratePerSecond / 1000;
+    this.capacity = Math.max(1, capacity);
+    this.now = now;
+    this.tokens = 1;
+    this.last = now();
+  }
+
+  /** Milliseconds until `n` tokens (at most the capacity) are available; 0 when they are. */
+  msUntil(n: number): number {
+    this.refill();
+    const want = Math.min(n, this.capacity);
+    return this.tokens >= want ? 0 : (want - this.tokens) / this.rate;
+  }
+
+  /** Takes as many whole tokens as are available, up to `max`, and returns how many. */
+  take(max: number): number {
+    this.refill();
+    const n = Math.max(0, Math.min(max, Math.floor(this.tokens)));
+    this.tokens -= n;
+    return n;
+  }
+
+  private refill(): void {
+    const t = this.now();
+    this.tokens = Math.min(this.capacity, this.tokens + (t - this.last) * this.rate);
+    this.last = t;
+  }
+}

@@ -1,0 +1,236 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { HttpSinkTask, httpSinkConfig } from '../../../../connectors/http/index.ts';
+import { ConfigError, DataError, RetriableError, type Logger, type SinkRecord } from '../../../../runtime/api/index.ts';
+import { freePort } from '../../../helpers/worker-process.ts';
+import { sinkContext, sinkRecords, type FakeSinkContext } from '../../../unit/connectors/fake-context.ts';
+import { startServer, type TestServer } from './test-server.ts';
+
+const servers: TestServer[] = [];
+const tasks: HttpSinkTask[] = [];
+
+afterEach(async () => {
+  for (const t of tasks.splice(0)) t.stop();
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+async function server(...args: Parameters<typeof startServer>): Promise<TestServer> {
+  const s = await startServer(...args);
+  servers.push(s);
+  return s;
+}
+
+function task(config: Record<string, string>, ctx: FakeSinkContext = sinkContext()): { task: HttpSinkTask; ctx: FakeSinkContext } {
+  const t = new HttpSinkTask();
+  t.start({ 'retry.backoff.ms': '10', ...config }, ctx);
+  tasks.push(t);
+  return { task: t, ctx };
+}
+
+function keyed(entries: Array<[unknown, unknown]>, topic = 't'): SinkRecord[] {
+  return sinkRecords(entries.map(([, v]) => v), topic).map((r, i) => ({ ...r, key: entries[i][0] }));
+}
+
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('HTTP sink against a real server', () => {
+  it('sends one POST per record with the value as JSON, in order', async () => {
+    const s = await server();
+    const { task: t } = task({ 'http.url': `${s.url}/events` });
+    await t.put(sinkRecords([{ id: 1 }, { id: 2 }, 'plain text', null]));
+    expect(s.requests.map((r) => [r.method, r.url, r.body, r.headers['content-type']])).toEqual([
+      ['POST', '/events', '{"id":1}', 'application/json'],
+      ['POST', '/events', '{"id":2}', 'application/json'],
+      ['POST', '/events', 'plain text', 'text/plain; charset=utf-8'],
+    ]);
+  });
+
+  it('batches as NDJSON up to batch.max.size, and as a JSON array', async () => {
+    const s = await server();
+    const { task: nd } = task({ 'http.url': `${s.url}/nd`, 'batching.enabled': 'true', 'batch.max.size': '2', 'http.method': 'PUT' });
+    await nd.put(sinkRecords([{ a: 1 }, { a: 2 }, { a: 3 }, { a: 4 }, { a: 5 }]));
+    expect(s.requests.map((r) => r.body)).toEqual(['{"a":1}\n{"a":2}', '{"a":3}\n{"a":4}', '{"a":5}']);
+    expect(s.requests.every((r) => r.method === 'PUT' && r.headers['content-type'] === 'application/x-ndjson')).toBe(true);
+
+    const { task: arr } = task({ 'http.url': `${s.url}/arr`, 'batching.enabled': 'true', 'batch.format': 'json-array', 'batch.max.size': '10' });
+    await arr.put(sinkRecords([{ a: 1 }, 'two', 3]));
+    expect(s.requests[3].url).toBe('/arr');
+    expect(JSON.parse(s.requests[3].body)).toEqual([{ a: 1 }, 'two', 3]);
+  });
+
+  it('renders ${topic}, ${key}, ${value.x} and ${partition} per record, URL-encoded, and batches only equal URLs', async () => {
+    const s = await server();
+    const { task: t, ctx } = task({ 'http.url': `${s.url}/t/\${topic}/k/\${key}?user=\${value.user.id}&p=\${partition}`, 'batching.enabled': 'true' });
+    await t.put(keyed([['a', { user: { id: 7 } }], ['b/c', { user: { id: 8 } }], ['a', { user: { id: 7 } }], [null, { user: { id: 9 } }]], 'orders'));
+    expect(s.requests.map((r) => [r.url, r.body.split('\n').length])).toEqual([
+      ['/t/orders/k/a?user=7&p=0', 2],
+      ['/t/orders/k/b%2Fc?user=8&p=0', 1],
+    ]);
+    // The record without a key cannot be addressed: it goes to the DLQ, the others are sent.
+    expect(ctx.errors).toHaveLength(1);
+    expect(ctx.errors[0].error).toBeInstanceOf(DataError);
+    expect(String(ctx.errors[0].error)).toContain('${key}');
+  });
+
+  it.each([
+    ['basic', { 'http.authorization.type': 'basic', 'http.auth.username': 'ann', 'http.auth.password': 's3cret-pw' }, 'authorization', `Basic ${Buffer.from('ann:s3cret-pw').toString('base64')}`, 's3cret-pw'],
+    ['bearer', { 'http.authorization.type': 'bearer', 'http.auth.token': 'tok-123456' }, 'authorization', 'Bearer tok-123456', 'tok-123456'],
+    ['static header', { 'http.authorization.type': 'static', 'http.headers.authorization': 'key-987654', 'http.authorization.header': 'X-API-Key' }, 'x-api-key', 'key-987654', 'key-987654'],
+  ])('authenticates with %s and never logs the secret', async (_name, auth, header, expected, secret) => {
+    const lines: string[] = [];
+    const logger: Logger = {
+      debug: (o, m) => lines.push(JSON.stringify([o, m])),
+      info: (o, m) => lines.push(JSON.stringify([o, m])),
+      warn: (o, m) => lines.push(JSON.stringify([o, m])),
+      error: (o, m) => lines.push(JSON.stringify([o, m])),
+      child: () => logger,
+    };
+    // The first answer is a 500 echoing the request headers, so the retry path logs too.
+    const s = await server((req, res, i) => {
+      res.statusCode = i === 0 ? 500 : 200;
+      res.end(i === 0 ? 'boom' : 'ok');
+    });
+    const ctx = { ...sinkContext(), logger };
+    const { task: t } = task({ 'http.url': `${s.url}/x`, 'http.headers.additional': 'X-Trace:abc', ...auth }, ctx);
+    await t.put(sinkRecords([{ n: 1 }]));
+    expect(s.requests).toHaveLength(2);
+    expect(s.requests[1].headers[header]).toBe(expected);
+    expect(s.requests[1].headers['x-trace']).toBe('abc');
+    expect(lines.length).toBeGreaterThan(1);
+    expect(lines.join('\n')).not.toContain(secret);
+    expect(lines.join('\n')).not.toContain(Buffer.from(`ann:${secret}`).toString('base64'));
+  });
+});
+
+describe('HTTP sink retries', () => {
+  it('retries 500s with backoff and then delivers', async () => {
+    const s = await server((_q, res, i) => {
+      res.statusCode = i < 2 ? 500 : 200;
+      res.end();
+    });
+    const { task: t, ctx } = task({ 'http.url': `${s.url}/x`, 'max.retries': '3' });
+    await t.put(sinkRecords([{ n: 1 }]));
+    expect(s.requests).toHaveLength(3);
+    expect(s.requests.every((r) => r.body === '{"n":1}')).toBe(true);
+    expect(ctx.errors).toHaveLength(0);
+  });
+
+  it('honours Retry-After on a 503 before retrying', async () => {
+    const s = await server((_q, res, i) => {
+      if (i === 0) {
+        res.writeHead(503, { 'retry-after': '1' });
+        res.end('busy');
+      } else res.end('ok');
+    });
+    // retry.backoff.ms is 10: a gap of about a second can only come from Retry-After.
+    const { task: t } = task({ 'http.url': `${s.url}/x`, 'max.retries': '2' });
+    await t.put(sinkRecords([{ n: 1 }]));
+    expect(s.requests).toHaveLength(2);
+    expect(s.requests[1].at - s.requests[0].at).toBeGreaterThanOrEqual(900);
+  });
+
+  it('hands a 429 to the runtime with retryAfterMs once its own retries are spent, and resends only what was not delivered', async () => {
+    let limited = true;
+    const s = await server((req, res) => {
+      if (limited && req.body.includes('"n":3')) {
+        res.writeHead(429, { 'retry-after': '7' });
+        res.end('slow down');
+      } else res.end('ok');
+    });
+    const { task: t } = task({ 'http.url': `${s.url}/x`, 'max.retries': '0', 'batching.enabled': 'true', 'batch.max.size': '2' });
+    const records = sinkRecords([{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }]);
+    const err = await rejection(t.put(records));
+    expect(err).toBeInstanceOf(RetriableError);
+    expect((err as RetriableError).retryAfterMs).toBe(7000);
+    expect((err as Error).message).toContain('429');
+    limited = false;
+    await t.put(records); // what the runtime does after its backoff
+    expect(s.requests.map((r) => r.body)).toEqual(['{"n":1}\n{"n":2}', '{"n":3}\n{"n":4}', '{"n":3}\n{"n":4}']);
+  });
+
+  it('times out a request that gets no answer and retries it', async () => {
+    const s = await server((_q, res, i) => {
+      if (i > 0) res.end('ok'); // the first request hangs
+    });
+    const { task: t } = task({ 'http.url': `${s.url}/x`, 'http.timeout': '1', 'max.retries': '2' });
+    await t.put(sinkRecords([{ n: 1 }]));
+    expect(s.requests).toHaveLength(2);
+    expect(s.requests[1].at - s.requests[0].at).toBeGreaterThanOrEqual(900);
+  });
+
+  it('retries a refused connection, then fails retriably; the same put succeeds once the server is up', async () => {
+    const port = await freePort();
+    const { task: t } = task({ 'http.url': `http://127.0.0.1:${port}/x`, 'max.retries': '2' });
+    const records = sinkRecords([{ n: 1 }, { n: 2 }]);
+    const err = await rejection(t.put(records));
+    expect(err).toBeInstanceOf(RetriableError);
+    expect((err as Error).message).toContain('ECONNREFUSED');
+    const s = await server(undefined, port);
+    await t.put(records);
+    expect(s.requests.map((r) => r.body)).toEqual(['{"n":1}', '{"n":2}']);
+  });
+
+  it('sends a 400 to the dead-letter queue with the status and response body, and goes on', async () => {
+    const s = await server((req, res) => {
+      if (req.body.includes('bad')) {
+        res.statusCode = 400;
+        res.end('{"error":"field x is required"}');
+      } else res.end('ok');
+    });
+    const { task: t, ctx } = task({ 'http.url': `${s.url}/x`, 'max.retries': '3' });
+    await t.put(sinkRecords([{ n: 1 }, { n: 'bad' }, { n: 3 }]));
+    expect(s.requests).toHaveLength(3); // no retry of the 400
+    expect(ctx.errors).toHaveLength(1);
+    expect(ctx.errors[0].record.kafkaOffset).toBe(1);
+    const e = ctx.errors[0].error as Error;
+    expect(e).toBeInstanceOf(DataError);
+    expect(e.message).toContain('HTTP 400');
+    expect(e.message).toContain('field x is required');
+  });
+
+  it('fails the put on a 400 when the runtime does not tolerate errors', async () => {
+    const s = await server((_q, res) => {
+      res.statusCode = 422;
+      res.end('nope');
+    });
+    const ctx = sinkContext();
+    ctx.reportError = async (_r, e) => {
+      throw e;
+    };
+    const { task: t } = task({ 'http.url': `${s.url}/x` }, ctx);
+    const err = await rejection(t.put(sinkRecords([{ n: 1 }])));
+    expect((err as Error).message).toContain('HTTP 422');
+  });
+});
+
+describe('HTTP sink guards', () => {
+  it('rejects bad URLs and templates at validation, naming http.url', () => {
+    for (const bad of ['not a url', 'ftp://127.0.0.1/x', 'http://127.0.0.1/${nope}', 'http://127.0.0.1/${topic', 'http://${key}.example.com/x']) {
+      const errors = httpSinkConfig.errors({ 'http.url': bad });
+      expect(errors.map((e) => e.name), bad).toEqual(['http.url']);
+    }
+    expect(() => httpSinkConfig.parse({ 'http.url': 'http://127.0.0.1/x', 'http.authorization.type': 'bearer' })).toThrow(ConfigError);
+    expect(httpSinkConfig.errors({ 'http.url': 'http://127.0.0.1/x', 'http.allowed.hosts': '10.0.0.0/8' }).map((e) => e.name)).toEqual(['http.url']);
+    expect(httpSinkConfig.errors({ 'http.url': 'http://127.0.0.1/x', 'http.allowed.hosts': '10.0.0.0/99' }).map((e) => e.name)).toEqual(['http.allowed.hosts']);
+  });
+
+  it('allows a name that resolves inside an allowed range, and refuses one that resolves outside it', async () => {
+    const s = await server();
+    const { task: ok } = task({ 'http.url': `http://localhost:${s.port}/in`, 'http.allowed.hosts': '127.0.0.0/8,::1' });
+    await ok.put(sinkRecords([{ n: 1 }]));
+    expect(s.requests.map((r) => r.url)).toEqual(['/in']);
+
+    // localhost is neither listed nor inside 10.0.0.0/8: the connection is refused before it is made.
+    const { task: refused, ctx } = task({ 'http.url': `http://localhost:${s.port}/out`, 'http.allowed.hosts': '10.0.0.0/8' });
+    await refused.put(sinkRecords([{ n: 2 }]));
+    expect(s.requests).toHaveLength(1);
+    expect(ctx.errors).toHaveLength(1);
+    expect(String(ctx.errors[0].error)).toContain('outside http.allowed.hosts');
+  });
+});
