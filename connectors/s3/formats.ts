@@ -1,0 +1,140 @@
+/**
+ * Object formats: JSON lines (optionally gzip), raw bytes, Parquet. A FileBuilder collects the
+ * records of one object; `add` throws DataError for a record that does not fit (the sink sends it
+ * to the dead-letter queue or fails, per errors.tolerance) and leaves the builder as it was.
+ */
+import { promisify } from 'node:util';
+import { gzip as gzipCb } from 'node:zlib';
+import { DataError } from '../../runtime/api/index.ts';
+import type { Schema, SinkRecord } from '../../runtime/api/index.ts';
+import { ParquetBuilder } from './parquet.ts';
+import { where } from './partitioner.ts';
+
+const gzip = promisify(gzipCb);
+
+export interface FileBuilder {
+  /** Add one record; throws DataError when it cannot be written in this format. */
+  add(record: SinkRecord): void;
+  /** Whether this record must start a new object (Parquet: its schema differs from the object's). */
+  needsNewFile(record: SinkRecord): boolean;
+  readonly count: number;
+  /** Bytes so far, roughly (before compression). */
+  readonly size: number;
+  finish(): Promise<Buffer>;
+}
+
+export interface FormatOptions {
+  format: 'json' | 'parquet' | 'bytes';
+  compression: 'none' | 'gzip';
+  compressionLevel: number;
+  parquetCodec: 'snappy' | 'none';
+  rowGroupSize: number;
+}
+
+export function extension(o: FormatOptions): string {
+  if (o.format === 'parquet') return o.parquetCodec === 'snappy' ? '.snappy.parquet' : '.parquet';
+  const base = o.format === 'json' ? '.json' : '.bin';
+  return o.compression === 'gzip' ? `${base}.gz` : base;
+}
+
+export function contentType(o: FormatOptions): string {
+  if (o.format === 'parquet') return 'application/vnd.apache.parquet';
+  if (o.compression === 'gzip') return 'application/gzip';
+  return o.format === 'json' ? 'application/x-ndjson' : 'application/octet-stream';
+}
+
+export function newBuilder(o: FormatOptions, first: SinkRecord): FileBuilder {
+  if (o.format === 'parquet') return new ParquetBuilder(first.valueSchema, o.parquetCodec, o.rowGroupSize, first.value);
+  return new LinesBuilder(o.format === 'json' ? jsonLine : bytesLine, o);
+}
+
+class LinesBuilder implements FileBuilder {
+  private chunks: Array<string | Buffer> = [];
+  count = 0;
+  size = 0;
+  private readonly toLine: (r: SinkRecord) => string | Buffer;
+  private readonly o: FormatOptions;
+
+  constructor(toLine: (r: SinkRecord) => string | Buffer, o: FormatOptions) {
+    this.toLine = toLine;
+    this.o = o;
+  }
+
+  needsNewFile(): boolean {
+    return false;
+  }
+
+  add(r: SinkRecord): void {
+    const line = this.toLine(r);
+    this.chunks.push(line);
+    this.count++;
+    this.size += line.length + 1;
+  }
+
+  async finish(): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    let text: string[] = [];
+    const flushText = () => {
+      if (text.length > 0) parts.push(Buffer.from(text.join(''), 'utf8'));
+      text = [];
+    };
+    for (const c of this.chunks) {
+      if (typeof c === 'string') text.push(c, '\n');
+      else {
+        flushText();
+        parts.push(c, NEWLINE);
+      }
+    }
+    flushText();
+    const raw = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    if (this.o.compression !== 'gzip') return raw;
+    return gzip(raw, { level: this.o.compressionLevel });
+  }
+}
+
+const NEWLINE = Buffer.from('\n');
+
+/** The value as one line of JSON, as Confluent's JsonFormat writes it (schemaless): bytes as base64, Dates as epoch millis, bigints as numbers. */
+export function jsonLine(r: SinkRecord): string {
+  const v = r.value;
+  let fast: string | undefined;
+  try {
+    fast = JSON.stringify(v);
+  } catch {
+    // a bigint somewhere
+  }
+  if (fast !== undefined && !fast.includes('"type":"Buffer"') && !hasDate(v, r.valueSchema)) return fast;
+  try {
+    return JSON.stringify(v, replacer) ?? 'null';
+  } catch (e) {
+    throw new DataError(`Record ${where(r)} cannot be written as JSON: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+const schemaHasDates = new WeakMap<Schema, boolean>();
+
+/** Dates come from logical types (Timestamp, Date, Time); JSON.stringify would write them as ISO strings. */
+function hasDate(v: unknown, schema: Schema | undefined): boolean {
+  if (schema === undefined || v === null || typeof v !== 'object') return v instanceof Date;
+  let has = schemaHasDates.get(schema);
+  if (has === undefined) {
+    has = /org\.apache\.kafka\.connect\.data\.(Timestamp|Date|Time)"/.test(JSON.stringify(schema));
+    schemaHasDates.set(schema, has);
+  }
+  return has;
+}
+
+function replacer(this: Record<string, unknown>, key: string, value: unknown): unknown {
+  const original = this[key];
+  if (typeof original === 'bigint') return Number.isSafeInteger(Number(original)) ? Number(original) : original.toString();
+  if (original instanceof Date) return original.getTime();
+  if (original instanceof Uint8Array) return Buffer.from(original.buffer, original.byteOffset, original.byteLength).toString('base64');
+  return value;
+}
+
+function bytesLine(r: SinkRecord): string | Buffer {
+  const v = r.value;
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  if (typeof v === 'string') return v;
+  throw new DataError(`Record ${where(r)}: format.class=bytes needs byte or string values (use value.converter=ByteArrayConverter); got ${v === null ? 'null' : typeof v}.`);
+}

@@ -1,0 +1,37 @@
+/** The S3 sink (Confluent S3 sink layout and keys) and the S3 source. */
+import { ConfigError, defineSinkConnector } from '../../runtime/api/index.ts';
+import type { ConnectorPlugin, TaskConfig } from '../../runtime/api/index.ts';
+import { s3SinkConfig } from './config.ts';
+import { S3SinkConnector } from './s3-sink-connector.ts';
+import { S3SinkTask, storeOptions } from './s3-sink-task.ts';
+import { openStore } from './store.ts';
+
+export const s3Sink = defineSinkConnector({
+  className: 'io.tributary.connect.s3.S3SinkConnector',
+  aliases: ['io.confluent.connect.s3.S3SinkConnector', 'S3SinkConnector', 's3-sink'],
+  version: '0.1.0',
+  description: 'Writes topics to S3 (or a local folder) as JSON lines, Parquet or bytes, in the Confluent S3 sink layout; exactly once by object name.',
+  config: s3SinkConfig,
+  validate: validateStore,
+  createConnector: () => new S3SinkConnector(),
+  createTask: () => new S3SinkTask(),
+});
+
+export const plugins: ConnectorPlugin[] = [s3Sink];
+
+/** At validation: the bucket must exist and the credentials must be accepted (one attempt, no retries). */
+async function validateStore(config: TaskConfig): Promise<Array<{ name: string; message: string }>> {
+  const cfg = s3SinkConfig.parse(config);
+  const store = openStore({ ...storeOptions(cfg), retries: 0 });
+  try {
+    await store.check();
+    return [];
+  } catch (e) {
+    if (e instanceof ConfigError) return e.fields.length > 0 ? e.fields : [{ name: 's3.bucket.name', message: e.message }];
+    return [{ name: 'store.url', message: (e as Error).message }];
+  } finally {
+    store.close();
+  }
+}
+
+export { s3SinkConfig, S3SinkConnector, S3SinkTask };

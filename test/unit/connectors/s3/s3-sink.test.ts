@@ -1,0 +1,156 @@
+// The S3 sink task driven through the connector API against a file:// store (same layout as S3):
+// object names, contents, rotation rules, partitioners, durable offsets and re-delivery after a crash.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { S3SinkTask } from '../../../../connectors/s3/s3-sink-task.ts';
+import { DataError } from '../../../../runtime/api/index.ts';
+import type { SinkOffsets, SinkRecord } from '../../../../runtime/api/index.ts';
+import { tempDir } from '../../../helpers/worker-process.ts';
+import { sinkContext, sinkRecords } from '../fake-context.ts';
+
+function files(root: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d)) {
+      if (e.startsWith('.')) continue;
+      const p = join(d, e);
+      if (statSync(p).isDirectory()) walk(p);
+      else out.push(relative(root, p));
+    }
+  };
+  if (existsSync(root)) walk(root);
+  return out.sort();
+}
+
+const lines = (path: string) => readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+
+async function startTask(root: string, extra: Record<string, string> = {}) {
+  const task = new S3SinkTask();
+  const ctx = sinkContext();
+  await task.start({ 'store.url': `file://${root}`, 'flush.size': '3', ...extra }, ctx);
+  return { task, ctx };
+}
+
+const offsetsOf = (topic: string, partition: number, offset: number): SinkOffsets =>
+  new Map([[`${topic}-${partition}`, { topic, partition, offset }]]);
+
+describe('S3 sink (file:// store)', () => {
+  it('writes Confluent-named JSON objects of flush.size records and commits only uploaded ones', async () => {
+    const root = tempDir('s3sink');
+    const { task } = await startTask(root);
+    task.open([{ topic: 'orders', partition: 0 }]);
+    await task.put(sinkRecords([0, 1, 2, 3, 4, 5, 6].map((i) => ({ id: i })), 'orders', 0));
+    expect(files(root)).toEqual([
+      'topics/orders/partition=0/orders+0+0000000000.json',
+      'topics/orders/partition=0/orders+0+0000000003.json',
+    ]);
+    expect(lines(join(root, 'topics/orders/partition=0/orders+0+0000000003.json'))).toEqual([{ id: 3 }, { id: 4 }, { id: 5 }]);
+    // Record 6 sits in an open object: the durable offset is 6, not 7.
+    const safe = await task.flush(offsetsOf('orders', 0, 7));
+    expect(safe.get('orders-0')!.offset).toBe(6);
+    await task.stop();
+  });
+
+  it('after a crash between upload and commit, re-delivered records are not written twice', async () => {
+    const root = tempDir('s3sink');
+    let { task } = await startTask(root, { 'flush.size': '4' });
+    task.open([{ topic: 't', partition: 2 }]);
+    const all = sinkRecords(Array.from({ length: 10 }, (_, i) => ({ seq: i })), 't', 2, 100);
+    await task.put(all);
+    // uploaded: 100-103, 104-107; open: 108-109. The commit never happened: crash.
+    await task.stop();
+    ({ task } = await startTask(root, { 'flush.size': '3' })); // even with another flush.size
+    task.open([{ topic: 't', partition: 2 }]);
+    await task.put(all.slice(0)); // re-delivered from the last commit (100)
+    await task.put(sinkRecords(Array.from({ length: 3 }, (_, i) => ({ seq: 10 + i })), 't', 2, 110));
+    const safe = await task.flush(offsetsOf('t', 2, 113));
+    const seqs = files(root).flatMap((f) => lines(join(root, f)).map((v: { seq: number }) => v.seq)).sort((a, b) => a - b);
+    expect(seqs).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(files(root)).toEqual([
+      't/partition=2/t+2+0000000100.json',
+      't/partition=2/t+2+0000000104.json',
+      't/partition=2/t+2+0000000108.json',
+    ].map((f) => `topics/${f}`));
+    expect(safe.get('t-2')!.offset).toBe(111);
+    await task.stop();
+  });
+
+  it('gzip, topics.dir and file.delim', async () => {
+    const root = tempDir('s3sink');
+    const { task } = await startTask(root, { 's3.compression.type': 'gzip', 'topics.dir': 'lake/raw', 'file.delim': '_', 'flush.size': '2' });
+    await task.put(sinkRecords([{ a: 'x' }, { a: 'y' }], 'ev', 1, 5));
+    expect(files(root)).toEqual(['lake/raw/ev/partition=1/ev_1_0000000005.json.gz']);
+    const text = gunzipSync(readFileSync(join(root, 'lake/raw/ev/partition=1/ev_1_0000000005.json.gz'))).toString();
+    expect(text).toBe('{"a":"x"}\n{"a":"y"}\n');
+    await task.stop();
+  });
+
+  it('field partitioner: one folder per value, a record without the field goes to the DLQ', async () => {
+    const root = tempDir('s3sink');
+    const { task, ctx } = await startTask(root, { 'partitioner.class': 'io.confluent.connect.storage.partitioner.FieldPartitioner', 'partition.field.name': 'country', 'flush.size': '2' });
+    await task.put(sinkRecords([{ country: 'fr', n: 0 }, { country: 'de', n: 1 }, { n: 2 }, { country: 'fr', n: 3 }, { country: 'de', n: 4 }], 'p', 0));
+    expect(files(root)).toEqual(['topics/p/country=de/p+0+0000000001.json', 'topics/p/country=fr/p+0+0000000000.json']);
+    expect(lines(join(root, 'topics/p/country=fr/p+0+0000000000.json'))).toEqual([{ country: 'fr', n: 0 }, { country: 'fr', n: 3 }]);
+    expect(ctx.errors.map((e) => e.record.kafkaOffset)).toEqual([2]);
+    expect(ctx.errors[0].error).toBeInstanceOf(DataError);
+    await task.stop();
+  });
+
+  it('time partitioner over the record timestamp, in a time zone, with rotate.interval.ms', async () => {
+    const root = tempDir('s3sink');
+    const { task } = await startTask(root, {
+      'partitioner.class': 'io.confluent.connect.storage.partitioner.TimeBasedPartitioner',
+      'path.format': "'year'=YYYY/'month'=MM/'day'=dd/'hour'=HH",
+      'partition.duration.ms': '3600000',
+      timezone: 'Asia/Kolkata', // +05:30
+      'timestamp.extractor': 'Record',
+      'flush.size': '100',
+      'rotate.interval.ms': '600000',
+    });
+    const t0 = Date.UTC(2026, 10, 25, 18, 15); // 23:45 in Kolkata
+    const ts = [t0, t0 + 60_000, t0 + 16 * 60_000, t0 + 17 * 60_000];
+    const recs: SinkRecord[] = sinkRecords(ts.map((t, i) => ({ i })), 'tz', 0).map((r, i) => ({ ...r, timestamp: ts[i] }));
+    await task.put(recs);
+    // 23:45 and 23:46 in hour 23 of the 25th; 00:01 and 00:02 in hour 00 of the 26th (another folder: an open object).
+    // rotate.interval.ms is per object: the hour-23 object only rotates when a later record of it arrives.
+    await task.put([{ ...sinkRecords([{ i: 4 }], 'tz', 0, 4)[0], timestamp: t0 + 4 * 60_000 }]);
+    expect(files(root)).toEqual([]);
+    await task.put([{ ...sinkRecords([{ i: 5 }], 'tz', 0, 5)[0], timestamp: t0 + 10 * 60_000 }]);
+    expect(files(root)).toEqual(['topics/tz/year=2026/month=11/day=25/hour=23/tz+0+0000000000.json']);
+    expect(lines(join(root, files(root)[0]))).toEqual([{ i: 0 }, { i: 1 }, { i: 4 }]);
+    const safe = await task.flush(offsetsOf('tz', 0, 6));
+    expect(safe.get('tz-0')!.offset).toBe(2); // the day-26 object opened at offset 2
+    await task.stop();
+  });
+
+  it('rotate.schedule.interval.ms uploads open objects on the wall clock, even without new records', async () => {
+    const root = tempDir('s3sink');
+    const { task } = await startTask(root, { 'flush.size': '1000', 'rotate.schedule.interval.ms': '200' });
+    await task.put(sinkRecords([{ a: 1 }, { a: 2 }], 's', 0));
+    expect(files(root)).toEqual([]);
+    await new Promise((r) => setTimeout(r, 450));
+    const safe = await task.flush(offsetsOf('s', 0, 2));
+    expect(files(root)).toEqual(['topics/s/partition=0/s+0+0000000000.json']);
+    expect(safe.get('s-0')!.offset).toBe(2);
+    await task.stop();
+  });
+
+  it('a retried put (after a failed upload) neither loses nor repeats records', async () => {
+    const root = tempDir('s3sink');
+    const { task } = await startTask(root, { 'flush.size': '2' });
+    const recs = sinkRecords([{ a: 0 }, { a: 1 }, { a: 2 }], 'r', 0);
+    await task.put(recs);
+    await task.put(recs); // the runtime calls put again with the same records after a RetriableError
+    await task.put(sinkRecords([{ a: 3 }], 'r', 0, 3));
+    expect(files(root).flatMap((f) => lines(join(root, f)))).toEqual([{ a: 0 }, { a: 1 }, { a: 2 }, { a: 3 }]);
+    await task.stop();
+  });
+
+  it('rejects a config without flush.size, naming the field', async () => {
+    const task = new S3SinkTask();
+    await expect(task.start({ 'store.url': 'file:///tmp/x' }, sinkContext())).rejects.toThrow(/flush\.size/);
+    await expect(task.start({ 'flush.size': '1', 'partitioner.class': 'nope' }, sinkContext())).rejects.toThrow(/partitioner\.class/);
+  });
+});
