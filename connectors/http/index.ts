@@ -1,8 +1,11 @@
 /** HTTP connectors: a sink that calls an API per record or per batch, and sources that receive webhooks or poll an API. */
-import { defineSinkConnector } from '../../runtime/api/index.ts';
+import { defineSinkConnector, defineSourceConnector } from '../../runtime/api/index.ts';
 import type { ConnectorPlugin } from '../../runtime/api/index.ts';
+import { HttpReceiverConnector } from './http-receiver-connector.ts';
+import { HttpReceiverTask } from './http-receiver-task.ts';
 import { HttpSinkConnector } from './http-sink-connector.ts';
 import { HttpSinkTask } from './http-sink-task.ts';
+import { httpReceiverConfig } from './receiver-config.ts';
 import { httpSinkConfig } from './sink-config.ts';
 
 export const httpSink = defineSinkConnector({
@@ -15,6 +18,16 @@ export const httpSink = defineSinkConnector({
   createTask: () => new HttpSinkTask(),
 });
 
-export const plugins: ConnectorPlugin[] = [httpSink];
+export const httpReceiver = defineSourceConnector({
+  className: 'io.tributary.connect.http.HttpReceiverSourceConnector',
+  aliases: ['HttpReceiver', 'http-receiver', 'webhook'],
+  version: '0.1.0',
+  description: 'Receives events POSTed as JSON, NDJSON or raw text on a port and path it owns; answers once they are durably committed; 429 when full.',
+  config: httpReceiverConfig,
+  createConnector: () => new HttpReceiverConnector(),
+  createTask: () => new HttpReceiverTask(),
+});
 
-export { httpSinkConfig, HttpSinkConnector, HttpSinkTask };
+export const plugins: ConnectorPlugin[] = [httpSink, httpReceiver];
+
+export { httpReceiverConfig, httpSinkConfig, HttpReceiverConnector, HttpReceiverTask, HttpSinkConnector, HttpSinkTask };
