@@ -1,5 +1,5 @@
-# A Tributary worker. Node 22 runs the TypeScript sources directly (type stripping); there is no
-# build step. Configure with TRIBUTARY_* environment variables (config/worker-config.ts), e.g.
+# A Tributary worker, run as built JavaScript (scripts/build.ts strips the types with Node's own
+# stripper into dist/), as `npm start` does: no TypeScript stripper in the running worker. Configure with TRIBUTARY_* environment variables (config/worker-config.ts), e.g.
 #   docker run -p 8083:8083 -e TRIBUTARY_REST_AUTH_TYPE=bearer -e TRIBUTARY_REST_AUTH_TOKENS=... tributary
 # See docker-compose.yml for three workers in distributed mode.
 FROM node:22-slim
@@ -19,9 +19,11 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY runtime ./runtime
 COPY connectors ./connectors
 COPY config ./config
+COPY scripts ./scripts
+RUN node --disable-warning=ExperimentalWarning scripts/build.ts
 
 RUN mkdir -p /var/lib/tributary && chown node:node /var/lib/tributary
 USER node
 
 EXPOSE 8083
-CMD ["node", "runtime/cli/main.ts", "start"]
+CMD ["node", "dist/runtime/cli/main.js", "start"]

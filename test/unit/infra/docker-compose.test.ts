@@ -84,10 +84,11 @@ describe('docker-compose.yml', () => {
     expect(workers.map((w) => publishedPorts(w)[0])).toEqual([8083, 8084, 8085]);
   });
 
-  it('has a Dockerfile that runs the agreed CLI entry point on Node 22 with production dependencies only', () => {
+  it('has a Dockerfile that builds and runs the CLI entry point on Node 22 with production dependencies only', () => {
     const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
     expect(dockerfile).toMatch(/^FROM node:22-slim$/m);
     expect(dockerfile).toMatch(/npm ci --omit=dev/);
-    expect(dockerfile).toMatch(/^CMD \["node", "runtime\/cli\/main\.ts", "start"\]$/m);
+    expect(dockerfile).toMatch(/^RUN node .*scripts\/build\.ts$/m);
+    expect(dockerfile).toMatch(/^CMD \["node", "dist\/runtime\/cli\/main\.js", "start"\]$/m);
   });
 });
