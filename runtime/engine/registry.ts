@@ -81,7 +81,13 @@ export class ConnectorRegistry {
     for (const entry of readdirSync(dir).sort()) {
       // index.ts in the sources, index.js in the build (dist/).
       const index = ['index.ts', 'index.js'].map((f) => join(dir, entry, f)).find((f) => existsSync(f));
-      if (index) await this.loadModule(pathToFileURL(index).href, `connectors/${entry}`);
+      if (!index) continue;
+      // One broken connector family must not keep the worker (and every other connector) down.
+      try {
+        await this.loadModule(pathToFileURL(index).href, `connectors/${entry}`);
+      } catch (e) {
+        this.warnings.push(`${(e as Error).message}. Its connectors are unavailable; run npm install if a dependency is missing.`);
+      }
     }
   }
 

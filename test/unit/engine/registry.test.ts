@@ -62,3 +62,17 @@ describe('ConnectorRegistry', () => {
     await expect(new ConnectorRegistry().loadPluginPath(['/nonexistent/plugins'])).rejects.toThrow(/not a folder/);
   });
 });
+
+describe('ConnectorRegistry built-ins', () => {
+  it('keeps loading the other connector families when one fails to load, and says why', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'builtins-'));
+    mkdirSync(join(dir, 'good'));
+    mkdirSync(join(dir, 'broken'));
+    writeFileSync(join(dir, 'good', 'index.ts'), pluginSource('com.good.GoodSource'));
+    writeFileSync(join(dir, 'broken', 'index.ts'), "import 'a-package-that-is-not-installed';\nexport const x = 1;\n");
+    const r = new ConnectorRegistry();
+    await r.loadBuiltins(dir);
+    expect(r.find('com.good.GoodSource')).toBeDefined();
+    expect(r.warnings.join('\n')).toMatch(/connectors\/broken.*a-package-that-is-not-installed.*npm install/s);
+  });
+});
