@@ -1,10 +1,13 @@
 /** HTTP connectors: a sink that calls an API per record or per batch, and sources that receive webhooks or poll an API. */
 import { defineSinkConnector, defineSourceConnector } from '../../runtime/api/index.ts';
 import type { ConnectorPlugin } from '../../runtime/api/index.ts';
+import { HttpPollerConnector } from './http-poller-connector.ts';
+import { HttpPollerTask } from './http-poller-task.ts';
 import { HttpReceiverConnector } from './http-receiver-connector.ts';
 import { HttpReceiverTask } from './http-receiver-task.ts';
 import { HttpSinkConnector } from './http-sink-connector.ts';
 import { HttpSinkTask } from './http-sink-task.ts';
+import { httpPollerConfig } from './poller-config.ts';
 import { httpReceiverConfig } from './receiver-config.ts';
 import { httpSinkConfig } from './sink-config.ts';
 
@@ -28,6 +31,16 @@ export const httpReceiver = defineSourceConnector({
   createTask: () => new HttpReceiverTask(),
 });
 
-export const plugins: ConnectorPlugin[] = [httpSink, httpReceiver];
+export const httpPoller = defineSourceConnector({
+  className: 'io.tributary.connect.http.HttpPollerSourceConnector',
+  aliases: ['HttpPoller', 'http-poller'],
+  version: '0.1.0',
+  description: 'Calls an API on an interval and follows cursor, page or timestamp pagination; the position is its offset, so a restart resumes where it stopped.',
+  config: httpPollerConfig,
+  createConnector: () => new HttpPollerConnector(),
+  createTask: () => new HttpPollerTask(),
+});
 
-export { httpReceiverConfig, httpSinkConfig, HttpReceiverConnector, HttpReceiverTask, HttpSinkConnector, HttpSinkTask };
+export const plugins: ConnectorPlugin[] = [httpSink, httpReceiver, httpPoller];
+
+export { httpPollerConfig, HttpPollerConnector, HttpPollerTask, httpReceiverConfig, httpSinkConfig, HttpReceiverConnector, HttpReceiverTask, HttpSinkConnector, HttpSinkTask };
