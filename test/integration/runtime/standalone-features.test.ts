@@ -5,6 +5,7 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Admin } from '@platformatic/kafka';
+import { KafkaBus } from '../../../runtime/engine/kafka-bus.ts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { kafkaBrokers, uniqueName } from '../../infra/env.ts';
 import { eventually, http, startWorkerProcess, tempDir, type WorkerProcess } from '../../helpers/worker-process.ts';
@@ -138,5 +139,42 @@ describe('secrets: config providers and masking', () => {
       return s.connector?.state === 'FAILED' ? s : null;
     }, 20_000, 'FAILED connector');
     expect((st as { connector: { trace: string } }).connector.trace).toMatch(/TRIB_TEST_DOES_NOT_EXIST/);
+  });
+});
+
+describe('dead-letter queue on Kafka (source connectors too)', () => {
+  it('writes a poison source record to the DLQ topic with __connect.errors.* headers and keeps running', async () => {
+    const dlq = uniqueName('dlq');
+    worker = await startWorkerProcess({ env: { TRIBUTARY_BOOTSTRAP_SERVERS: kafkaBrokers().join(',') } });
+    await http('POST', `${worker.url}/connectors`, {
+      name: 'poison',
+      config: {
+        'connector.class': 'demo', topic: uniqueName('poison'), shape: 'sequence', rate: '20', 'max.records': '5',
+        transforms: 'c', 'transforms.c.type': 'Cast$Value', 'transforms.c.spec': 'int32',
+        'errors.tolerance': 'all', 'errors.deadletterqueue.topic.name': dlq, 'errors.deadletterqueue.context.headers.enable': 'true',
+      },
+    });
+    const bus = new KafkaBus({ bootstrapServers: kafkaBrokers(), clientId: uniqueName('dlq-reader') });
+    await bus.start();
+    const consumer = bus.consumer({ groupId: uniqueName('dlq-reader'), memberId: 'm', topics: [dlq] });
+    try {
+      const got: Array<{ headers?: Array<{ key: string; value: unknown }>; valueBytes?: Buffer | null }> = [];
+      const ctrl = new AbortController();
+      const deadline = Date.now() + 60_000;
+      while (got.length < 5 && Date.now() < deadline) got.push(...(await consumer.poll(100, 1000, ctrl.signal)));
+      expect(got.length).toBe(5);
+      const headers = Object.fromEntries((got[0].headers ?? []).map((h) => [h.key, String(h.value)]));
+      expect(headers['__connect.errors.stage']).toBe('TRANSFORMATION');
+      expect(headers['__connect.errors.connector.name']).toBe('poison');
+      expect(headers['__connect.errors.exception.message']).toMatch(/int32|Cast/i);
+      expect(JSON.parse(got[0].valueBytes!.toString()).seq).toBe(0);
+      expect((await http('GET', `${worker.url}/connectors/poison/status`)).body.tasks[0].state).toBe('RUNNING');
+    } finally {
+      await consumer.close();
+      await bus.close();
+      const admin = new Admin({ clientId: uniqueName('dlq-cleanup'), bootstrapBrokers: kafkaBrokers() });
+      await admin.deleteTopics({ topics: [dlq] }).catch(() => {});
+      await admin.close();
+    }
   });
 });
