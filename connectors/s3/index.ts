@@ -1,9 +1,11 @@
 /** The S3 sink (Confluent S3 sink layout and keys) and the S3 source. */
-import { ConfigError, defineSinkConnector } from '../../runtime/api/index.ts';
+import { ConfigError, defineSinkConnector, defineSourceConnector } from '../../runtime/api/index.ts';
 import type { ConnectorPlugin, TaskConfig } from '../../runtime/api/index.ts';
-import { s3SinkConfig } from './config.ts';
+import { s3SinkConfig, s3SourceConfig } from './config.ts';
 import { S3SinkConnector } from './s3-sink-connector.ts';
 import { S3SinkTask, storeOptions } from './s3-sink-task.ts';
+import { S3SourceConnector } from './s3-source-connector.ts';
+import { S3SourceTask } from './s3-source-task.ts';
 import { openStore } from './store.ts';
 
 export const s3Sink = defineSinkConnector({
@@ -17,7 +19,17 @@ export const s3Sink = defineSinkConnector({
   createTask: () => new S3SinkTask(),
 });
 
-export const plugins: ConnectorPlugin[] = [s3Sink];
+export const s3Source = defineSourceConnector({
+  className: 'io.tributary.connect.s3.S3SourceConnector',
+  aliases: ['S3SourceConnector', 's3-source'],
+  version: '0.1.0',
+  description: 'Reads objects under a prefix in key order as JSON lines, text lines or bytes; resumes mid-object from {key, position}; picks up new objects.',
+  config: s3SourceConfig,
+  createConnector: () => new S3SourceConnector(),
+  createTask: () => new S3SourceTask(),
+});
+
+export const plugins: ConnectorPlugin[] = [s3Sink, s3Source];
 
 /** At validation: the bucket must exist and the credentials must be accepted (one attempt, no retries). */
 async function validateStore(config: TaskConfig): Promise<Array<{ name: string; message: string }>> {
@@ -34,4 +46,4 @@ async function validateStore(config: TaskConfig): Promise<Array<{ name: string; 
   }
 }
 
-export { s3SinkConfig, S3SinkConnector, S3SinkTask };
+export { s3SinkConfig, s3SourceConfig, S3SinkConnector, S3SinkTask, S3SourceConnector, S3SourceTask };
