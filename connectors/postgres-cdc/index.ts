@@ -1,0 +1,21 @@
+/** Postgres change data capture: a pgoutput logical replication stream (after an optional snapshot) as Debezium-shaped change events. */
+import { defineSourceConnector } from '../../runtime/api/index.ts';
+import type { ConnectorPlugin } from '../../runtime/api/index.ts';
+import { postgresCdcConfig, unsupportedKeys } from './config.ts';
+import { PostgresCdcConnector } from './postgres-cdc-connector.ts';
+import { PostgresCdcTask } from './postgres-cdc-task.ts';
+
+export const postgresCdcSource = defineSourceConnector({
+  className: 'io.tributary.connect.postgres.PostgresCdcConnector',
+  aliases: ['io.debezium.connector.postgresql.PostgresConnector', 'PostgresConnector', 'postgres-cdc'],
+  version: '0.1.0',
+  description: 'Streams row changes from Postgres through a pgoutput replication slot, after an optional consistent snapshot, as Debezium-compatible change events.',
+  config: postgresCdcConfig,
+  validate: (config) => unsupportedKeys(config),
+  createConnector: () => new PostgresCdcConnector(),
+  createTask: () => new PostgresCdcTask(),
+});
+
+export const plugins: ConnectorPlugin[] = [postgresCdcSource];
+
+export { postgresCdcConfig, PostgresCdcConnector, PostgresCdcTask };

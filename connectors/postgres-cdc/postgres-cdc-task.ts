@@ -1,0 +1,705 @@
+import type pg from 'pg';
+import { FatalError, RetriableError } from '../../runtime/api/index.ts';
+import type { JsonObject, Logger, SourceRecord, SourceTask, SourceTaskContext, TaskConfig } from '../../runtime/api/index.ts';
+import { TableFilter, describeTable, listTables, loadTypes, tableName } from './catalog.ts';
+import type { CatalogTable } from './catalog.ts';
+import { postgresCdcConfig, type PostgresCdcConfig } from './config.ts';
+import { classify, connect, quoteIdent, quoteLiteral } from './connection.ts';
+import { CONNECTOR_VERSION, TableEvents, type EventOptions, type SourceInfo } from './events.ts';
+import { formatLsn, parseLsn } from './lsn.ts';
+import { decodePgOutput, pgTimeToUnixMicros, type TupleValue } from './pgoutput.ts';
+import {
+  HEARTBEAT_KEY_SCHEMA, HEARTBEAT_VALUE_SCHEMA, MESSAGE_KEY_SCHEMA, MESSAGE_VALUE_SCHEMA, TX_KEY_SCHEMA, TX_VALUE_SCHEMA,
+} from './records.ts';
+import { ReplicationStream, type WalMessage } from './replication.ts';
+import { readChunk, type ChunkPosition } from './snapshot.ts';
+import { needsLookup, type TypeInfo } from './type-mapping.ts';
+
+type Phase = 'init' | 'snapshot' | 'stream' | 'idle';
+
+/**
+ * The connector's offset, opaque to the runtime:
+ * - streaming, between transactions: `{lsn, txId?, ts_usec?}`: every transaction ending at or
+ *   before `lsn` was delivered; `lsn` is what gets confirmed to the slot;
+ * - streaming, inside a transaction: additionally `lsn_commit` (the transaction's commit LSN) and
+ *   `event` (how many of its changes were delivered): a restart skips those;
+ * - snapshot: `{lsn, snapshot: true, snapshot_done: [tables], snapshot_table, snapshot_position}`
+ *   where `lsn` is where streaming starts once the snapshot is done.
+ */
+interface StreamOffset { lsn: number; lsn_commit?: number; event?: number }
+
+interface Tx {
+  xid: number;
+  finalLsn: number;
+  commitUs: number;
+  /** Index of the current change within the transaction (1-based once one was seen). */
+  index: number;
+  /** Changes up to this index were delivered before a restart. */
+  skip: number;
+  emitted: number;
+  perTable: Map<string, number>;
+  begun: boolean;
+}
+
+interface SnapshotState {
+  tables: CatalogTable[];
+  index: number;
+  position: ChunkPosition;
+  done: string[];
+  events: TableEvents | undefined;
+  lsn: number;
+  rowsDone: number;
+  rowsEstimated: number;
+  startedAt: number;
+  first: boolean;
+}
+
+export class PostgresCdcTask implements SourceTask {
+  private cfg!: PostgresCdcConfig;
+  private context!: SourceTaskContext;
+  private logger!: Logger;
+  private partition: JsonObject = {};
+  private opts!: EventOptions;
+  private filter!: TableFilter;
+  private skipped = new Set<string>();
+  private messageInclude: RegExp[] = [];
+  private messageExclude: RegExp[] = [];
+
+  private phase: Phase = 'init';
+  private query: pg.Client | undefined;
+  private repl: ReplicationStream | undefined;
+  private snapClient: pg.Client | undefined;
+  private readonly stopping = new AbortController();
+
+  /** The offset to resume from: the stored one, then the last one handed to the runtime. */
+  private resumeFrom: JsonObject | null = null;
+  private lastEmitted: JsonObject | null = null;
+  private lastCommittedKey = '';
+  private slotAttempts = 0;
+
+  private readonly types = new Map<number, TypeInfo>();
+  private readonly relations = new Map<number, TableEvents | null>();
+  private lastCompleteLsn = 0;
+  private confirmed = 0;
+  private lastWalEnd = 0;
+  private tx: Tx | null = null;
+  private resumeSkip: { lsnCommit: number; event: number } | null = null;
+  private lastStatusAt = 0;
+  private lastHeartbeatAt = 0;
+  private snap: SnapshotState | undefined;
+  private streamed = 0;
+
+  async start(config: TaskConfig, context: SourceTaskContext): Promise<void> {
+    const cfg = postgresCdcConfig.parse(config);
+    this.cfg = cfg;
+    this.context = context;
+    this.logger = context.logger;
+    this.partition = Object.freeze({ server: cfg['topic.prefix'] });
+    this.opts = {
+      prefix: cfg['topic.prefix'],
+      db: cfg['database.dbname'],
+      decimalMode: cfg['decimal.handling.mode'],
+      binaryMode: cfg['binary.handling.mode'],
+      placeholder: cfg['unavailable.value.placeholder'],
+      transactionMetadata: cfg['provide.transaction.metadata'],
+    };
+    this.filter = new TableFilter({
+      schemaInclude: cfg['schema.include.list'], schemaExclude: cfg['schema.exclude.list'],
+      tableInclude: cfg['table.include.list'], tableExclude: cfg['table.exclude.list'],
+    });
+    this.skipped = new Set(cfg['skipped.operations'].filter((o) => o !== 'none'));
+    this.messageInclude = (cfg['message.prefix.include.list'] ?? []).map((p) => new RegExp(`^(?:${p})$`));
+    this.messageExclude = (cfg['message.prefix.exclude.list'] ?? []).map((p) => new RegExp(`^(?:${p})$`));
+    this.resumeFrom = await context.offsetStorageReader.offset(this.partition);
+    this.logger.info({ partition: this.partition, offset: this.resumeFrom }, 'postgres-cdc task starting');
+  }
+
+  async poll(signal: AbortSignal): Promise<SourceRecord[]> {
+    if (signal.aborted || this.stopping.signal.aborted) return [];
+    try {
+      if (this.phase === 'init') await this.setup();
+      if (this.phase === 'snapshot') return await this.pollSnapshot();
+      if (this.phase === 'stream') return await this.pollStream(signal);
+      await sleep(this.cfg['poll.interval.ms'], signal);
+      return [];
+    } catch (e) {
+      if (signal.aborted || this.stopping.signal.aborted) return [];
+      const err = classify(e, this.cfg, this.phase === 'init' ? 'starting' : this.phase === 'snapshot' ? 'reading the snapshot' : 'streaming changes');
+      await this.teardown();
+      if (this.lastEmitted) this.resumeFrom = this.lastEmitted;
+      this.phase = 'init';
+      if (err instanceof RetriableError) this.logger.warn({ err: err.message }, 'postgres-cdc: reconnecting');
+      throw err;
+    }
+  }
+
+  commit(committed: Array<{ partition: JsonObject; offset: JsonObject }>): void {
+    for (const { partition, offset } of committed) {
+      if (partition.server !== this.cfg['topic.prefix']) continue;
+      this.lastCommittedKey = offsetKey(offset);
+      if (offset.snapshot === true) continue;
+      const lsn = typeof offset.lsn === 'number' ? offset.lsn : null;
+      if (lsn !== null && lsn > this.confirmed) {
+        this.confirmed = lsn;
+        this.repl?.sendStatus(lsn);
+        this.lastStatusAt = Date.now();
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await this.teardown();
+    if (this.cfg?.['slot.drop.on.stop']) await this.dropSlot();
+  }
+
+  // ---- setup ----------------------------------------------------------------------------------
+
+  private async setup(): Promise<void> {
+    const cfg = this.cfg;
+    const slot = cfg['slot.name'];
+    const query = await connect(cfg);
+    this.query = query;
+    const wal = (await query.query<{ wal_level: string }>('show wal_level')).rows[0].wal_level;
+    if (wal !== 'logical') {
+      throw new FatalError(`Postgres runs with wal_level = ${wal}; logical replication needs wal_level = logical. Set it in postgresql.conf (ALTER SYSTEM SET wal_level = logical) and restart the server.`);
+    }
+    const role = (await query.query<{ rolreplication: boolean; rolsuper: boolean }>('select rolreplication, rolsuper from pg_roles where rolname = current_user')).rows[0];
+    if (!role?.rolreplication && !role?.rolsuper) {
+      throw new FatalError(`User ${cfg['database.user']} lacks the REPLICATION attribute needed for logical replication. Run ALTER ROLE ${quoteIdent(cfg['database.user'])} WITH REPLICATION (as a superuser), or connect as a role that has it.`);
+    }
+    const tables = await listTables(query, this.filter);
+    this.checkIncludedTablesExist(tables.map(tableName));
+    await this.ensurePublication(query, tables.map(tableName));
+
+    const slots = await query.query<{ plugin: string; database: string; active: boolean; active_pid: number | null; confirmed_flush_lsn: string | null }>(
+      'select plugin, database, active, active_pid, confirmed_flush_lsn from pg_replication_slots where slot_name = $1', [slot]);
+    const existing = slots.rows[0];
+    if (existing) {
+      if (existing.plugin !== 'pgoutput') throw new FatalError(`Replication slot ${slot} uses the ${existing.plugin} plugin; this connector needs pgoutput. Drop the slot or choose another slot.name.`);
+      if (existing.database !== cfg['database.dbname']) throw new FatalError(`Replication slot ${slot} belongs to database ${existing.database}, not ${cfg['database.dbname']}. Choose another slot.name.`);
+      if (existing.active) this.slotBusy(existing.active_pid);
+    }
+    this.slotAttempts = 0;
+
+    const stored = this.resumeFrom;
+    const storedLsn = typeof stored?.lsn === 'number' ? stored.lsn : null;
+    const inSnapshot = stored?.snapshot === true;
+    const mode = cfg['snapshot.mode'];
+    const slotConfirmed = existing?.confirmed_flush_lsn ? parseLsn(existing.confirmed_flush_lsn) : null;
+    let snapshot: boolean;
+    switch (mode) {
+      case 'initial': case 'initial_only': snapshot = stored === null || inSnapshot; break;
+      case 'always': snapshot = true; break;
+      case 'when_needed': snapshot = stored === null || inSnapshot || !existing || (slotConfirmed !== null && storedLsn !== null && slotConfirmed > storedLsn); break;
+      default: snapshot = false;
+    }
+    if (!existing && stored !== null && !inSnapshot && !snapshot) {
+      throw new FatalError(`Replication slot ${slot} does not exist, but the connector has a stored position (LSN ${formatLsn(storedLsn ?? 0)}): the changes since then are gone. ` +
+        'Use snapshot.mode=when_needed to take a new snapshot, or reset the connector\'s offsets (DELETE /connectors/<name>/offsets while stopped).');
+    }
+
+    const replClient = await connect(cfg, true);
+    const repl = new ReplicationStream(replClient);
+    this.repl = repl;
+    let consistentPoint: number | null = null;
+    let exported: string | null = null;
+    if (!existing) {
+      try {
+        const created = await repl.createSlot(slot, snapshot);
+        consistentPoint = parseLsn(created.consistentPoint);
+        exported = created.snapshotName;
+        this.logger.info({ slot, consistentPoint: created.consistentPoint }, 'created replication slot');
+      } catch (e) {
+        throw classify(e, cfg, `creating replication slot ${slot}`);
+      }
+    }
+    this.confirmed = slotConfirmed ?? consistentPoint ?? 0;
+    const startLsn = Math.max(inSnapshot || snapshot ? 0 : storedLsn ?? 0, slotConfirmed ?? 0, consistentPoint ?? 0);
+    if (snapshot) {
+      await this.beginSnapshot(exported, inSnapshot ? stored : null, inSnapshot && storedLsn !== null ? storedLsn : startLsn);
+    } else {
+      await this.startStreaming(stored && !inSnapshot ? stored : null, startLsn);
+    }
+  }
+
+  private slotBusy(pid: number | null): never {
+    // Right after a crash the old walsender may hold the slot for a moment: retry a few times first.
+    this.slotAttempts++;
+    const message = `Replication slot ${this.cfg['slot.name']} is in use by another process (PID ${pid ?? '?'}). Stop the other consumer (select pg_terminate_backend(${pid ?? 'pid'})) or give this connector its own slot.name.`;
+    if (this.slotAttempts <= SLOT_BUSY_RETRIES) throw new RetriableError(message, { retryAfterMs: 1000 });
+    throw new FatalError(message);
+  }
+
+  private checkIncludedTablesExist(found: string[]): void {
+    const include = this.cfg['table.include.list'] ?? [];
+    const have = new Set(found.map((n) => n.toLowerCase()));
+    const missing = include.filter((p) => /^[\w$]+\.[\w$]+$/.test(p) && !have.has(p.toLowerCase()));
+    if (missing.length > 0) {
+      throw new FatalError(`table.include.list names ${missing.length === 1 ? 'a table' : 'tables'} that ${missing.length === 1 ? 'does' : 'do'} not exist in database ${this.cfg['database.dbname']}: ${missing.join(', ')}. Create ${missing.length === 1 ? 'it' : 'them'} or fix the list.`);
+    }
+  }
+
+  private async ensurePublication(query: pg.Client, tables: string[]): Promise<void> {
+    const name = this.cfg['publication.name'];
+    const mode = this.cfg['publication.autocreate.mode'];
+    const { rows } = await query.query<{ puballtables: boolean }>('select puballtables from pg_publication where pubname = $1', [name]);
+    const list = tables.map((t) => { const [s, ...rest] = t.split('.'); return `${quoteIdent(s)}.${quoteIdent(rest.join('.'))}`; }).join(', ');
+    try {
+      if (rows.length === 0) {
+        if (mode === 'disabled') throw new FatalError(`Publication ${name} does not exist and publication.autocreate.mode is disabled. Create it (CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ...) or change the mode.`);
+        if (mode === 'all_tables') await query.query(`create publication ${quoteIdent(name)} for all tables`);
+        else if (tables.length === 0) throw new FatalError(`publication.autocreate.mode is filtered but the include/exclude lists select no table, so publication ${name} would be empty.`);
+        else await query.query(`create publication ${quoteIdent(name)} for table ${list}`);
+        this.logger.info({ publication: name, mode }, 'created publication');
+      } else if (mode === 'filtered' && !rows[0].puballtables && tables.length > 0) {
+        await query.query(`alter publication ${quoteIdent(name)} set table ${list}`);
+      }
+    } catch (e) {
+      if ((e as { code?: string }).code === '42710') return; // created concurrently
+      throw classify(e, this.cfg, `creating publication ${name}`);
+    }
+  }
+
+  private async dropSlot(): Promise<void> {
+    let client: pg.Client | undefined;
+    try {
+      client = await connect(this.cfg);
+      for (let i = 0; i < 50; i++) {
+        const { rows } = await client.query<{ active: boolean }>('select active from pg_replication_slots where slot_name = $1', [this.cfg['slot.name']]);
+        if (rows.length === 0) return;
+        if (!rows[0].active) {
+          await client.query('select pg_drop_replication_slot($1)', [this.cfg['slot.name']]);
+          this.logger.info({ slot: this.cfg['slot.name'] }, 'dropped replication slot (slot.drop.on.stop)');
+          return;
+        }
+        await sleep(100);
+      }
+    } catch (e) {
+      this.logger.warn({ err: (e as Error).message }, 'could not drop the replication slot');
+    } finally {
+      await client?.end().catch(() => {});
+    }
+  }
+
+  private async teardown(): Promise<void> {
+    const { repl, query, snapClient } = this;
+    this.repl = undefined;
+    this.query = undefined;
+    this.snapClient = undefined;
+    this.tx = null;
+    this.relations.clear();
+    await repl?.close().catch(() => {});
+    await snapClient?.end().catch(() => {});
+    await query?.end().catch(() => {});
+  }
+
+  // ---- snapshot -------------------------------------------------------------------------------
+
+  private async beginSnapshot(exported: string | null, resume: JsonObject | null, lsn: number): Promise<void> {
+    const client = await connect(this.cfg);
+    this.snapClient = client;
+    await client.query('begin isolation level repeatable read read only');
+    if (exported) await client.query(`set transaction snapshot ${quoteLiteral(exported)}`);
+    const ids = await listTables(client, this.filter);
+    const tables: CatalogTable[] = [];
+    for (const id of ids) {
+      const t = await describeTable(client, id);
+      if (t) tables.push(t);
+    }
+    await this.ensureTypes(tables.flatMap((t) => t.columns.map((c) => c.typeOid)));
+    const done = Array.isArray(resume?.snapshot_done) ? (resume.snapshot_done as string[]) : [];
+    const current = typeof resume?.snapshot_table === 'string' ? resume.snapshot_table : null;
+    const doneSet = new Set(done);
+    const todo = tables.filter((t) => !doneSet.has(tableName(t)));
+    // The table that was being read goes first, from where it stood.
+    todo.sort((a, b) => Number(tableName(b) === current) - Number(tableName(a) === current));
+    const position = current && todo[0] && tableName(todo[0]) === current ? ((resume?.snapshot_position ?? null) as ChunkPosition) : null;
+    this.snap = {
+      tables: todo, index: 0, position, done: [...done], events: undefined, lsn,
+      rowsDone: 0, rowsEstimated: todo.reduce((n, t) => n + t.estimatedRows, 0), startedAt: Date.now(), first: resume === null,
+    };
+    this.phase = 'snapshot';
+    this.logger.info({ tables: todo.length, resumed: resume !== null, exported: exported !== null }, 'snapshot starting');
+    this.reportSnapshot(null);
+  }
+
+  private async pollSnapshot(): Promise<SourceRecord[]> {
+    const s = this.snap!;
+    if (s.index >= s.tables.length) {
+      await this.snapClient?.query('commit').catch(() => {});
+      await this.snapClient?.end().catch(() => {});
+      this.snapClient = undefined;
+      const secs = (Date.now() - s.startedAt) / 1000;
+      this.logger.info({ rows: s.rowsDone, seconds: secs }, 'snapshot done');
+      this.context.reportProgress({ phase: this.cfg['snapshot.mode'] === 'initial_only' ? 'snapshot-only done' : 'streaming', snapshotRowsDone: s.rowsDone, snapshotRowsEstimated: s.rowsDone, snapshotRowsPerSecond: Math.round(s.rowsDone / Math.max(secs, 0.001)), snapshotCompleted: true });
+      if (this.cfg['snapshot.mode'] === 'initial_only') {
+        await this.repl?.close();
+        this.repl = undefined;
+        this.phase = 'idle';
+        return [];
+      }
+      this.lastCompleteLsn = s.lsn;
+      await this.startStreaming(null, s.lsn);
+      return [];
+    }
+    const t = s.tables[s.index];
+    const name = tableName(t);
+    if (!s.events) s.events = new TableEvents({ schema: t.schema, table: t.table, columns: t.columns }, t, this.lookup, this.opts);
+    const ev = s.events;
+    const chunk = await readChunk(this.snapClient!, t, s.position, this.cfg['snapshot.fetch.size']);
+    const tableFirst = s.position === null;
+    const lastTable = s.index === s.tables.length - 1;
+    const out: SourceRecord[] = new Array(chunk.rows.length);
+    const now = Date.now();
+    const midOffset: JsonObject = { lsn: s.lsn, snapshot: true, snapshot_done: s.done, snapshot_table: name, snapshot_position: s.position as JsonObject | null };
+    for (let i = 0; i < chunk.rows.length; i++) {
+      const after = ev.row(chunk.rows[i] as TupleValue[]);
+      const last = chunk.next === null && i === chunk.rows.length - 1;
+      let marker = 'true';
+      if (s.first) { marker = 'first'; s.first = false; }
+      else if (last) marker = lastTable ? 'last' : 'last_in_data_collection';
+      else if (tableFirst && i === 0) marker = 'first_in_data_collection';
+      out[i] = {
+        topic: ev.topic,
+        key: ev.key(after), keySchema: ev.keySchema,
+        value: { before: null, after, source: this.source(ev, now * 1000, marker, null, null, null), transaction: null, op: 'r', ts_ms: now, ts_us: now * 1000, ts_ns: BigInt(now) * 1_000_000n },
+        valueSchema: ev.valueSchema,
+        timestamp: now,
+        sourcePartition: this.partition,
+        sourceOffset: midOffset,
+      };
+    }
+    s.rowsDone += chunk.rows.length;
+    if (chunk.next === null) {
+      s.done = [...s.done, name];
+      s.index++;
+      s.position = null;
+      s.events = undefined;
+    } else {
+      s.position = chunk.next;
+    }
+    if (out.length > 0) {
+      const finished = s.index >= s.tables.length;
+      out[out.length - 1].sourceOffset = finished
+        ? { lsn: s.lsn }
+        : { lsn: s.lsn, snapshot: true, snapshot_done: s.done, snapshot_table: s.index < s.tables.length ? tableName(s.tables[s.index]) : null, snapshot_position: s.position as JsonObject | null };
+      this.lastEmitted = out[out.length - 1].sourceOffset;
+    }
+    this.reportSnapshot(name);
+    return out;
+  }
+
+  private reportSnapshot(table: string | null): void {
+    const s = this.snap!;
+    const secs = Math.max((Date.now() - s.startedAt) / 1000, 0.001);
+    this.context.reportProgress({
+      phase: 'snapshot', snapshotTable: table, snapshotTablesDone: s.done.length, snapshotTablesTotal: s.done.length + s.tables.length - Math.min(s.index, s.tables.length),
+      snapshotRowsDone: s.rowsDone, snapshotRowsEstimated: Math.max(s.rowsEstimated, s.rowsDone), snapshotRowsPerSecond: Math.round(s.rowsDone / secs),
+    });
+  }
+
+  // ---- streaming ------------------------------------------------------------------------------
+
+  private async startStreaming(resume: JsonObject | null, lsn: number): Promise<void> {
+    const off = resume as StreamOffset | null;
+    const from = Math.max(lsn, off?.lsn ?? 0);
+    this.lastCompleteLsn = from;
+    this.resumeSkip = off && typeof off.lsn_commit === 'number' && typeof off.event === 'number' ? { lsnCommit: off.lsn_commit, event: off.event } : null;
+    if (!this.query) this.query = await connect(this.cfg);
+    try {
+      await this.repl!.start(this.cfg['slot.name'], from, this.cfg['publication.name'], true);
+    } catch (e) {
+      const err = classify(e, this.cfg, `starting replication from slot ${this.cfg['slot.name']}`);
+      if ((e as { code?: string }).code === '55006') this.slotBusy(null);
+      throw err;
+    }
+    this.phase = 'stream';
+    this.lastStatusAt = Date.now();
+    this.lastHeartbeatAt = Date.now();
+    this.logger.info({ slot: this.cfg['slot.name'], from: formatLsn(from), skip: this.resumeSkip }, 'streaming changes');
+    this.context.reportProgress({ phase: 'streaming', startLsn: formatLsn(from) });
+  }
+
+  private async pollStream(signal: AbortSignal): Promise<SourceRecord[]> {
+    const repl = this.repl!;
+    const msgs = await repl.take(this.cfg['max.batch.size'], this.cfg['poll.interval.ms'], signal);
+    const out: SourceRecord[] = [];
+    let lastTxRecord: SourceRecord | undefined;
+    for (let i = 0; i < msgs.length; i++) {
+      const m = msgs[i];
+      if (m.kind === 'keepalive') {
+        if (m.walEnd > this.lastWalEnd) this.lastWalEnd = m.walEnd;
+        if (m.replyRequested) {
+          repl.sendStatus(this.confirmed);
+          this.lastStatusAt = Date.now();
+        }
+        continue;
+      }
+      const r = await this.handle(m, out, lastTxRecord);
+      if (r !== undefined) lastTxRecord = r;
+    }
+    const now = Date.now();
+    if (this.tx === null) {
+      const hb = this.cfg['heartbeat.interval.ms'];
+      if (hb > 0 && now - this.lastHeartbeatAt >= hb) {
+        this.lastHeartbeatAt = now;
+        await this.heartbeat(out, now);
+      } else if (out.length === 0 && this.lastWalEnd > this.confirmed && this.allCommitted()) {
+        // Nothing is in flight and the server has sent everything up to lastWalEnd: confirm it so
+        // WAL of tables we do not capture is released.
+        this.lastCompleteLsn = Math.max(this.lastCompleteLsn, this.lastWalEnd);
+        this.confirmed = this.lastWalEnd;
+        repl.sendStatus(this.confirmed);
+        this.lastStatusAt = now;
+      }
+    }
+    if (now - this.lastStatusAt >= this.cfg['status.update.interval.ms']) {
+      repl.sendStatus(this.confirmed);
+      this.lastStatusAt = now;
+    }
+    if (out.length > 0) {
+      this.lastEmitted = out[out.length - 1].sourceOffset;
+      this.streamed += out.length;
+    }
+    if (msgs.length > 0) this.context.reportProgress({ streamedRecords: this.streamed, lastLsn: formatLsn(this.lastCompleteLsn), confirmedLsn: formatLsn(this.confirmed) });
+    return out;
+  }
+
+  private allCommitted(): boolean {
+    return this.lastEmitted === null || offsetKey(this.lastEmitted) === this.lastCommittedKey;
+  }
+
+  private async heartbeat(out: SourceRecord[], now: number): Promise<void> {
+    const action = this.cfg['heartbeat.action.query'];
+    if (action) await this.query!.query(action);
+    const lsn = Math.max(this.lastCompleteLsn, this.lastWalEnd);
+    this.lastCompleteLsn = lsn;
+    out.push({
+      topic: `${this.cfg['topic.heartbeat.prefix']}.${this.opts.prefix}`,
+      key: { serverName: this.opts.prefix }, keySchema: HEARTBEAT_KEY_SCHEMA,
+      value: { ts_ms: now }, valueSchema: HEARTBEAT_VALUE_SCHEMA,
+      timestamp: now,
+      sourcePartition: this.partition,
+      sourceOffset: { lsn },
+    });
+  }
+
+  /** Handles one pgoutput message; returns the last record it added for the current transaction. */
+  private async handle(m: Extract<WalMessage, { kind: 'data' }>, out: SourceRecord[], lastTxRecord: SourceRecord | undefined): Promise<SourceRecord | undefined> {
+    const msg = decodePgOutput(m.data);
+    switch (msg.tag) {
+      case 'begin': {
+        let skip = 0;
+        if (this.resumeSkip) {
+          if (this.resumeSkip.lsnCommit === msg.finalLsn) skip = this.resumeSkip.event;
+          this.resumeSkip = null;
+        }
+        this.tx = { xid: msg.xid, finalLsn: msg.finalLsn, commitUs: Number(pgTimeToUnixMicros(msg.commitTime)), index: 0, skip, emitted: 0, perTable: new Map(), begun: false };
+        return undefined;
+      }
+      case 'commit': {
+        const tx = this.tx;
+        this.tx = null;
+        this.lastCompleteLsn = msg.endLsn;
+        const done: JsonObject = { lsn: msg.endLsn, txId: tx?.xid ?? null, ts_usec: tx?.commitUs ?? null };
+        if (tx && this.opts.transactionMetadata && tx.begun) {
+          out.push(this.txRecord(tx, 'END', done));
+          return undefined;
+        }
+        if (lastTxRecord) lastTxRecord.sourceOffset = done;
+        return undefined;
+      }
+      case 'relation': {
+        await this.onRelation(msg);
+        return undefined;
+      }
+      case 'type':
+        this.types.delete(msg.typeOid);
+        await this.ensureTypes([msg.typeOid]);
+        return undefined;
+      case 'origin':
+        return undefined;
+      case 'insert': case 'update': case 'delete': {
+        const tx = this.tx;
+        if (tx) tx.index++;
+        const ev = this.relations.get(msg.relationOid);
+        if (!ev || (tx && tx.index <= tx.skip)) return undefined;
+        const op = msg.tag === 'insert' ? 'c' : msg.tag === 'update' ? 'u' : 'd';
+        if (this.skipped.has(op)) return undefined;
+        return this.change(ev, msg, m.walStart, out);
+      }
+      case 'truncate': {
+        const tx = this.tx;
+        if (tx) tx.index++;
+        if (this.skipped.has('t') || (tx && tx.index <= tx.skip)) return undefined;
+        let last: SourceRecord | undefined;
+        for (const oid of msg.relationOids) {
+          const ev = this.relations.get(oid);
+          if (!ev) continue;
+          last = this.emit(ev, null, null, null, 't', m.walStart, out);
+        }
+        return last;
+      }
+      case 'message': {
+        const tx = msg.transactional ? this.tx : null;
+        if (tx) tx.index++;
+        if (tx && tx.index <= tx.skip) return undefined;
+        if (this.messageInclude.length > 0 && !this.messageInclude.some((r) => r.test(msg.prefix))) return undefined;
+        if (this.messageExclude.some((r) => r.test(msg.prefix))) return undefined;
+        const now = Date.now();
+        const commitUs = tx?.commitUs ?? now * 1000;
+        const source = this.sourceFor('', '', commitUs, 'false', tx?.xid ?? null, msg.lsn);
+        const rec: SourceRecord = {
+          topic: `${this.opts.prefix}.message`,
+          key: { prefix: msg.prefix }, keySchema: MESSAGE_KEY_SCHEMA,
+          value: { op: 'm', ts_ms: now, source, message: { prefix: msg.prefix, content: Buffer.from(msg.content) } },
+          valueSchema: MESSAGE_VALUE_SCHEMA,
+          timestamp: now,
+          sourcePartition: this.partition,
+          sourceOffset: this.offset(tx),
+        };
+        out.push(rec);
+        return tx ? rec : undefined;
+      }
+    }
+  }
+
+  private change(ev: TableEvents, msg: { tag: 'insert' | 'update' | 'delete'; newTuple?: TupleValue[]; keyTuple?: TupleValue[] | null; oldTuple?: TupleValue[] | null }, lsn: number, out: SourceRecord[]): SourceRecord {
+    if (msg.tag === 'insert') {
+      const after = ev.row(msg.newTuple!);
+      return this.emit(ev, ev.key(after), null, after, 'c', lsn, out);
+    }
+    const old = msg.oldTuple ?? null;
+    const before = old ? ev.row(old) : msg.keyTuple ? ev.beforeRow(msg.keyTuple) : null;
+    if (msg.tag === 'delete') {
+      const key = before ? ev.key(before) : null;
+      const rec = this.emit(ev, key, before, null, 'd', lsn, out);
+      if (!this.cfg['tombstones.on.delete'] || key === null) return rec;
+      const tomb: SourceRecord = { ...rec, value: null, valueSchema: undefined, sourceOffset: rec.sourceOffset };
+      out.push(tomb);
+      return tomb;
+    }
+    const after = ev.row(msg.newTuple!, old);
+    const newKey = ev.key(after);
+    const oldKey = before ? ev.key(before) : null;
+    if (oldKey && newKey && msg.keyTuple && JSON.stringify(oldKey) !== JSON.stringify(newKey)) {
+      // The primary key changed: a delete of the old key (and its tombstone), then a create, as Debezium does.
+      const del = this.emit(ev, oldKey, before, null, 'd', lsn, out);
+      del.headers = [{ key: '__debezium.newkey', value: JSON.stringify(newKey) }];
+      if (this.cfg['tombstones.on.delete']) out.push({ ...del, value: null, valueSchema: undefined, headers: undefined });
+      const create = this.emit(ev, newKey, null, after, 'c', lsn, out);
+      create.headers = [{ key: '__debezium.oldkey', value: JSON.stringify(oldKey) }];
+      return create;
+    }
+    return this.emit(ev, newKey, before, after, 'u', lsn, out);
+  }
+
+  private emit(ev: TableEvents, key: Record<string, unknown> | null, before: unknown, after: unknown, op: string, lsn: number, out: SourceRecord[]): SourceRecord {
+    const tx = this.tx;
+    const now = Date.now();
+    let transaction: unknown = null;
+    if (tx) {
+      if (this.opts.transactionMetadata) {
+        if (!tx.begun) {
+          tx.begun = true;
+          out.push(this.txRecord(tx, 'BEGIN', this.offset(tx)));
+        }
+        const coll = `${ev.schema}.${ev.table}`;
+        const n = (tx.perTable.get(coll) ?? 0) + 1;
+        tx.perTable.set(coll, n);
+        transaction = { id: `${tx.xid}:${tx.finalLsn}`, total_order: tx.emitted + 1, data_collection_order: n };
+      }
+      tx.emitted++;
+    }
+    const source = this.source(ev, tx?.commitUs ?? now * 1000, 'false', tx?.xid ?? null, lsn, tx);
+    const rec: SourceRecord = {
+      topic: ev.topic,
+      key, keySchema: key === null ? undefined : ev.keySchema,
+      value: { before, after, source, transaction, op, ts_ms: now, ts_us: now * 1000, ts_ns: BigInt(now) * 1_000_000n },
+      valueSchema: ev.valueSchema,
+      timestamp: now,
+      sourcePartition: this.partition,
+      sourceOffset: this.offset(tx),
+    };
+    out.push(rec);
+    return rec;
+  }
+
+  private offset(tx: Tx | null): JsonObject {
+    if (!tx) return { lsn: this.lastCompleteLsn };
+    return { lsn: this.lastCompleteLsn, lsn_commit: tx.finalLsn, event: tx.index, txId: tx.xid, ts_usec: tx.commitUs };
+  }
+
+  private source(ev: TableEvents, commitUs: number, snapshot: string, xid: number | null, lsn: number | null, tx: Tx | null): SourceInfo {
+    const s = this.sourceFor(ev.schema, ev.table, commitUs, snapshot, xid, lsn);
+    if (tx && lsn !== null) s.sequence = `["${this.lastCompleteLsn}","${lsn}"]`;
+    return s;
+  }
+
+  private sourceFor(schema: string, table: string, commitUs: number, snapshot: string, xid: number | null, lsn: number | null): SourceInfo {
+    return {
+      version: CONNECTOR_VERSION, connector: 'postgresql', name: this.opts.prefix,
+      ts_ms: Math.floor(commitUs / 1000), snapshot, db: this.opts.db, sequence: null,
+      ts_us: commitUs, ts_ns: BigInt(commitUs) * 1000n,
+      schema, table, txId: xid, lsn, xmin: null,
+    };
+  }
+
+  private txRecord(tx: Tx, status: 'BEGIN' | 'END', offset: JsonObject): SourceRecord {
+    const id = `${tx.xid}:${tx.finalLsn}`;
+    const tsMs = Math.floor(tx.commitUs / 1000);
+    return {
+      topic: `${this.opts.prefix}.${this.cfg['topic.transaction']}`,
+      key: { id }, keySchema: TX_KEY_SCHEMA,
+      value: status === 'BEGIN'
+        ? { status, id, event_count: null, data_collections: null, ts_ms: tsMs }
+        : { status, id, event_count: tx.emitted, data_collections: [...tx.perTable].map(([c, n]) => ({ data_collection: c, event_count: n })), ts_ms: tsMs },
+      valueSchema: TX_VALUE_SCHEMA,
+      timestamp: tsMs,
+      sourcePartition: this.partition,
+      sourceOffset: offset,
+    };
+  }
+
+  private async onRelation(msg: { relationOid: number; schema: string; table: string; columns: Array<{ name: string; typeOid: number; typeMod: number }> }): Promise<void> {
+    if (!this.filter.includes(msg)) {
+      this.relations.set(msg.relationOid, null);
+      return;
+    }
+    await this.ensureTypes(msg.columns.map((c) => c.typeOid));
+    const catalog = await describeTable(this.query!, { oid: msg.relationOid });
+    this.relations.set(msg.relationOid, new TableEvents(msg, catalog, this.lookup, this.opts));
+  }
+
+  private readonly lookup = (oid: number): TypeInfo | undefined => this.types.get(oid);
+
+  private async ensureTypes(oids: number[]): Promise<void> {
+    const missing = [...new Set(oids.filter((o) => needsLookup(o) && !this.types.has(o)))];
+    if (missing.length === 0) return;
+    const client = this.query ?? this.snapClient;
+    if (!client) return;
+    for (const t of await loadTypes(client, missing)) this.types.set(t.oid, t);
+  }
+}
+
+/** Attempts (a second apart) before a slot held by another process fails the task. */
+const SLOT_BUSY_RETRIES = 5;
+
+function offsetKey(o: JsonObject): string {
+  return `${String(o.lsn)}:${String(o.lsn_commit ?? '')}:${String(o.event ?? '')}:${o.snapshot === true ? JSON.stringify(o.snapshot_position ?? null) + String(o.snapshot_table) : ''}`;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    const onAbort = () => done();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }
+  });
+}
