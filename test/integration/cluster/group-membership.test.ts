@@ -19,6 +19,8 @@ interface Worker {
   stopped: string[];
   generation: number;
   assignments: Assignment[];
+  /** Offset of the (simulated) config log this worker has read. */
+  offset: number;
 }
 
 /** The cluster's shared view: who runs what right now; a second runner of anything fails the test. */
@@ -28,13 +30,17 @@ class Cluster {
   readonly running = new Map<string, string>();
   readonly violations: string[] = [];
   work: ConnectorWork[];
+  /** End of the simulated config log. */
+  configEnd = 0;
+  /** Whether a leader reads its config log to the end before assigning (Connect's leader does; reading may fail). */
+  leaderCatchesUp = true;
 
   constructor(work: ConnectorWork[]) {
     this.work = work;
   }
 
-  add(name: string): Worker {
-    const w: Worker = { name, member: undefined as unknown as GroupMember, connectors: new Set(), tasks: new Set(), stopped: [], generation: -1, assignments: [] };
+  add(name: string, offset = this.configEnd): Worker {
+    const w: Worker = { name, member: undefined as unknown as GroupMember, connectors: new Set(), tasks: new Set(), stopped: [], generation: -1, assignments: [], offset };
     const items = (s: WorkSet) => [...s.connectors.map((c) => `connector:${c}`), ...s.tasks.map((t) => `task:${key(t)}`)];
     w.member = new GroupMember({
       bootstrapBrokers: kafkaBrokers(),
@@ -45,8 +51,11 @@ class Cluster {
       heartbeatIntervalMs: HEARTBEAT_MS,
       rebalanceTimeoutMs: 10_000,
       logger: captureLogger(),
-      configOffset: () => 0,
-      leaderState: async () => ({ configOffset: 0, work: this.work }),
+      configOffset: () => w.offset,
+      leaderState: async () => {
+        if (this.leaderCatchesUp) w.offset = this.configEnd;
+        return { configOffset: w.offset, work: this.work };
+      },
       onRevoked: (revoked) => {
         for (const item of items(revoked)) {
           if (this.running.get(item) === name) this.running.delete(item);
@@ -58,6 +67,12 @@ class Cluster {
       onAssigned: (a, generation) => {
         w.generation = generation;
         w.assignments.push(a);
+        // What a herder does: a mismatch rereads the config log to its end; a member behind catches up before starting work.
+        if (a.error === 'config-mismatch') {
+          w.offset = this.configEnd;
+          return;
+        }
+        if (a.catchUp) w.offset = Math.max(w.offset, a.configOffset);
         for (const item of items(a.assigned)) {
           const other = this.running.get(item);
           if (other !== undefined && other !== name) this.violations.push(`${item} started on ${name} while running on ${other}`);
@@ -168,5 +183,27 @@ describe('worker group membership on the real broker', () => {
     // The coordinator cannot know before the session expires.
     expect(failover).toBeGreaterThan(SESSION_TIMEOUT_MS - 2 * HEARTBEAT_MS);
     for (const w of alive) expect(w.stopped).toEqual([]);
+  });
+
+  it('config offsets: a leader behind a member makes everyone reread and rejoin; a member behind catches up first', async () => {
+    cluster = new Cluster(WORK);
+    const c = cluster;
+    c.configEnd = 5;
+    c.leaderCatchesUp = false;
+    const w1 = c.add('w1', 3);
+    await waitFor('the first worker runs everything', () => c.settled([w1]), 30_000);
+    // w2 has read further than the leader.
+    const w2 = c.add('w2', 5);
+    await waitFor('two workers balanced', () => c.settled([w1, w2]), 30_000);
+    expect(w1.assignments.some((a) => a.error === 'config-mismatch')).toBe(true);
+    expect(w2.assignments.some((a) => a.error === 'config-mismatch')).toBe(true);
+    // Nothing stopped or started because of the mismatch itself: w1 only gave w2 its share.
+    expect(w1.offset).toBe(5);
+    const w3 = c.add('w3', 1);
+    await waitFor('three workers balanced', () => c.settled([w1, w2, w3]), 30_000);
+    // Its first assignment told it to catch up (it did, in onAssigned), so it reported 5 from then on.
+    expect(w3.assignments[0]).toMatchObject({ error: null, catchUp: true, configOffset: 5 });
+    expect(w3.assignments.at(-1)).toMatchObject({ catchUp: false, configOffset: 5 });
+    expect(w3.offset).toBe(5);
   });
 });
