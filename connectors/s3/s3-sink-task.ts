@@ -49,6 +49,8 @@ interface PartitionState {
   files: Map<string, OpenFile>;
   /** The next offset not yet taken; lower offsets of a retried put are skipped. */
   nextOffset: number | undefined;
+  /** One past the highest offset handed to put (taken or not: a put may fail half-way). */
+  delivered: number | undefined;
   recovered: boolean;
   /** Offset ranges per folder already in the store from the resume point on. */
   written: Map<string, Array<{ start: number; end: number }>>;
@@ -67,6 +69,7 @@ export class S3SinkTask implements SinkTask {
   private pending: OpenFile[] = [];
   private uploaded = 0;
   private uploadedBytes = 0;
+  private multipartObjects = 0;
 
   async start(config: TaskConfig, context: SinkTaskContext): Promise<void> {
     this.context = context;
@@ -109,15 +112,21 @@ export class S3SinkTask implements SinkTask {
   }
 
   async put(records: SinkRecord[]): Promise<void> {
-    await this.uploadPending();
-    const rotateMs = this.cfg['rotate.interval.ms'];
-    for (const r of records) {
+    const byRecord = records.map((r) => {
       const key = topicPartitionKey({ topic: r.topic, partition: r.kafkaPartition });
       let st = this.states.get(key);
       if (!st) {
         st = newState({ topic: r.topic, partition: r.kafkaPartition });
         this.states.set(key, st);
       }
+      st.delivered = Math.max(st.delivered ?? 0, r.kafkaOffset + 1);
+      return st;
+    });
+    await this.uploadPending();
+    const rotateMs = this.cfg['rotate.interval.ms'];
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i];
+      const st = byRecord[i];
       if (st.nextOffset !== undefined && r.kafkaOffset < st.nextOffset) continue;
       if (!st.recovered) await this.recover(st, r.kafkaOffset);
       st.nextOffset = r.kafkaOffset + 1;
@@ -164,10 +173,17 @@ export class S3SinkTask implements SinkTask {
     for (const [key, o] of offsets) {
       const st = this.states.get(key);
       let offset = o.offset;
-      if (st) for (const f of st.files.values()) offset = Math.min(offset, f.startOffset);
+      if (st) {
+        // A put that failed half-way: only what it took counts (nothing, if it took nothing).
+        if (st.delivered !== undefined && (st.nextOffset ?? -1) < st.delivered) {
+          if (st.nextOffset === undefined) continue;
+          offset = Math.min(offset, st.nextOffset);
+        }
+        for (const f of st.files.values()) offset = Math.min(offset, f.startOffset);
+      }
       safe.set(key, { ...o, offset });
     }
-    this.context.reportProgress({ objectsUploaded: this.uploaded, bytesUploaded: this.uploadedBytes });
+    this.context.reportProgress({ objectsUploaded: this.uploaded, bytesUploaded: this.uploadedBytes, multipartObjects: this.multipartObjects });
     return safe;
   }
 
@@ -230,13 +246,14 @@ export class S3SinkTask implements SinkTask {
   private async upload(f: OpenFile): Promise<void> {
     f.body ??= await f.builder.finish();
     const key = this.objectKey(f.topic, f.partition, f.encoded, f.startOffset);
-    await this.store.put(key, f.body, {
+    const { parts } = await this.store.put(key, f.body, {
       'start-offset': String(f.startOffset),
       'end-offset': String(f.endOffset),
       'record-count': String(f.builder.count),
     }, contentType(this.formatOptions));
     this.uploaded++;
     this.uploadedBytes += f.body.length;
+    if (parts > 1) this.multipartObjects++;
     this.context.logger.debug({ key, records: f.builder.count, bytes: f.body.length }, 'uploaded');
   }
 
@@ -294,7 +311,7 @@ export class S3SinkTask implements SinkTask {
 }
 
 function newState(tp: TopicPartition): PartitionState {
-  return { topic: tp.topic, partition: tp.partition, files: new Map(), nextOffset: undefined, recovered: false, written: new Map() };
+  return { topic: tp.topic, partition: tp.partition, files: new Map(), nextOffset: undefined, delivered: undefined, recovered: false, written: new Map() };
 }
 
 function isWritten(st: PartitionState, encoded: string, offset: number): boolean {

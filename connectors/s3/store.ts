@@ -23,7 +23,7 @@ export interface ObjectStore {
   /** Check that the bucket (folder) exists and that we may use it. */
   check(): Promise<void>;
   /** Write a whole object atomically: readers see the old object or the complete new one, never part of it. */
-  put(key: string, body: Buffer, metadata: Record<string, string>, contentType: string): Promise<void>;
+  put(key: string, body: Buffer, metadata: Record<string, string>, contentType: string): Promise<{ parts: number }>;
   /** Keys under `prefix` after `startAfter`, in key order (UTF-8 byte order, as S3 lists them). */
   list(prefix: string, startAfter?: string): AsyncIterable<StoredObject>;
   /** User metadata of one object, or null when it does not exist. */
@@ -81,11 +81,11 @@ class S3Store implements ObjectStore {
     await this.call(`check bucket ${this.o.bucket}`, () => this.client.send(new HeadBucketCommand({ Bucket: this.o.bucket })));
   }
 
-  async put(key: string, body: Buffer, metadata: Record<string, string>, contentType: string): Promise<void> {
-    await this.call(`upload ${key}`, async () => {
+  async put(key: string, body: Buffer, metadata: Record<string, string>, contentType: string): Promise<{ parts: number }> {
+    return this.call(`upload ${key}`, async () => {
       if (body.length <= this.o.partSize) {
         await this.client.send(new PutObjectCommand({ Bucket: this.o.bucket, Key: key, Body: body, Metadata: metadata, ContentType: contentType }));
-        return;
+        return { parts: 1 };
       }
       const upload = new Upload({
         client: this.client,
@@ -95,6 +95,7 @@ class S3Store implements ObjectStore {
         leavePartsOnError: false,
       });
       await upload.done();
+      return { parts: Math.ceil(body.length / this.o.partSize) };
     });
   }
 
@@ -190,7 +191,7 @@ class FileStore implements ObjectStore {
     }
   }
 
-  async put(key: string, body: Buffer, metadata: Record<string, string>): Promise<void> {
+  async put(key: string, body: Buffer, metadata: Record<string, string>): Promise<{ parts: number }> {
     const path = join(this.root, key);
     try {
       await mkdir(dirname(path), { recursive: true });
@@ -204,6 +205,7 @@ class FileStore implements ObjectStore {
         await fh.close();
       }
       await rename(tmp, path);
+      return { parts: 1 };
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code ?? '';
       const message = `Cannot write ${path}: ${(e as Error).message}`;
