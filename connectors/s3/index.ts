@@ -31,7 +31,10 @@ export const s3Source = defineSourceConnector({
 
 export const plugins: ConnectorPlugin[] = [s3Sink, s3Source];
 
-/** At validation: the bucket must exist and the credentials must be accepted (one attempt, no retries). */
+/**
+ * At validation: the bucket must exist and the credentials must be accepted (one attempt, no
+ * retries). An endpoint that cannot be reached right now is not a config error: the task retries.
+ */
 async function validateStore(config: TaskConfig): Promise<Array<{ name: string; message: string }>> {
   const cfg = s3SinkConfig.parse(config);
   const store = openStore({ ...storeOptions(cfg), retries: 0 });
@@ -40,7 +43,7 @@ async function validateStore(config: TaskConfig): Promise<Array<{ name: string; 
     return [];
   } catch (e) {
     if (e instanceof ConfigError) return e.fields.length > 0 ? e.fields : [{ name: 's3.bucket.name', message: e.message }];
-    return [{ name: 'store.url', message: (e as Error).message }];
+    return [];
   } finally {
     store.close();
   }
