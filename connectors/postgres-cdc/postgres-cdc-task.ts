@@ -445,9 +445,9 @@ export class PostgresCdcTask implements SourceTask {
       if (hb > 0 && now - this.lastHeartbeatAt >= hb) {
         this.lastHeartbeatAt = now;
         await this.heartbeat(out, now);
-      } else if (out.length === 0 && this.lastWalEnd > this.confirmed && this.allCommitted()) {
-        // Nothing is in flight and the server has sent everything up to lastWalEnd: confirm it so
-        // WAL of tables we do not capture is released.
+      } else if (hb === 0 && out.length === 0 && this.lastWalEnd > this.confirmed && this.allCommitted()) {
+        // Without heartbeats: nothing is in flight and the server has sent everything up to
+        // lastWalEnd, so confirm it and let the server release WAL of tables we do not capture.
         this.lastCompleteLsn = Math.max(this.lastCompleteLsn, this.lastWalEnd);
         this.confirmed = this.lastWalEnd;
         repl.sendStatus(this.confirmed);
