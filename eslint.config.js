@@ -3,7 +3,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'test/infra/.cache/**', 'bench/.cache/**', '.tributary/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'test/infra/.cache/**', 'bench/.cache/**', '.tributary/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {
