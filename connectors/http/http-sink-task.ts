@@ -1,6 +1,7 @@
-import { DataError, RetriableError } from '../../runtime/api/index.ts';
+import { DataError, FatalError, RetriableError } from '../../runtime/api/index.ts';
 import type { Logger, SinkOffsets, SinkRecord, SinkTask, SinkTaskContext, TaskConfig } from '../../runtime/api/index.ts';
 import { Allowlist } from './allowlist.ts';
+import { DurableRetries, type JobOutcome, type RetryJob } from './durable-retries.ts';
 import { HttpClient, NetworkError, backoffMs, parseRetryAfter, redactUrl, type HttpResponse } from './http-client.ts';
 import { httpSinkConfig } from './sink-config.ts';
 import { sleep } from './sleep.ts';
@@ -33,9 +34,11 @@ export class HttpSinkTask implements SinkTask {
   private headers: Record<string, string> = {};
   private bucket: TokenBucket | null = null;
   private readonly delivered = new WeakSet<SinkRecord>();
-  private stats = { requests: 0, records: 0, retries: 0, rejected: 0 };
+  private stats = { requests: 0, records: 0, retries: 0, rejected: 0, parked: 0 };
+  private durable: DurableRetries | null = null;
+  private lastQueueStats = 0;
 
-  start(config: TaskConfig, context: SinkTaskContext): void {
+  async start(config: TaskConfig, context: SinkTaskContext): Promise<void> {
     this.cfg = httpSinkConfig.parse(config);
     this.context = context;
     this.logger = context.logger;
@@ -45,10 +48,26 @@ export class HttpSinkTask implements SinkTask {
     this.headers = buildHeaders(this.cfg);
     const rate = this.cfg['http.rate.limit'];
     this.bucket = rate > 0 ? new TokenBucket(rate, Math.max(1, rate)) : null;
-    this.logger.info({ url: redactUrl(this.template.origin + '/'), batching: this.cfg['batching.enabled'], auth: this.cfg['http.authorization.type'] }, 'http sink task started');
+    const redisUrl = this.cfg['redis.url'];
+    if (redisUrl) {
+      this.durable = new DurableRetries({
+        redisUrl,
+        queueName: this.cfg['retry.queue.name'] ?? `tributary-http-sink-${context.connectorName}`,
+        attempts: this.cfg['retry.queue.max.attempts'],
+        backoffMs: this.cfg['retry.queue.backoff.ms'],
+        backoffMaxMs: Math.max(this.cfg['retry.queue.backoff.ms'], this.cfg['retry.backoff.max.ms']),
+        concurrency: this.cfg['http.max.concurrency'],
+        logger: this.logger,
+        send: (job) => this.sendJob(job),
+        giveUp: (job, reason) => this.giveUp(job, reason),
+      });
+      await this.durable.start();
+    }
+    this.logger.info({ url: redactUrl(this.template.origin + '/'), batching: this.cfg['batching.enabled'], auth: this.cfg['http.authorization.type'], durableRetries: redisUrl !== null }, 'http sink task started');
   }
 
   async put(records: SinkRecord[]): Promise<void> {
+    this.throwIfDurableFailed();
     const requests = await this.plan(records);
     if (requests.length === 0) return;
     const signal = this.context.signal;
@@ -69,6 +88,11 @@ export class HttpSinkTask implements SinkTask {
             await this.context.reportError(r, err);
             this.delivered.add(r);
           }
+        } else if (this.durable && !signal.aborted) {
+          // Park it in Redis and go on: the partition advances, the job is retried later.
+          await this.durable.add(toJob(req, outcome.retriable));
+          for (const r of req.records) this.delivered.add(r);
+          this.stats.parked += req.records.length;
         } else {
           failure ??= { message: outcome.retriable, retryAfterMs: outcome.retryAfterMs };
         }
@@ -82,11 +106,46 @@ export class HttpSinkTask implements SinkTask {
   }
 
   async flush(_offsets: SinkOffsets): Promise<void> {
-    this.context.reportProgress({ ...this.stats });
+    this.throwIfDurableFailed();
+    const progress: Record<string, unknown> = { ...this.stats };
+    if (this.durable && Date.now() - this.lastQueueStats >= 1000) {
+      this.lastQueueStats = Date.now();
+      try {
+        const q = await this.durable.stats();
+        progress['retry.queue.depth'] = q.depth;
+        progress['retry.queue.oldest.age.ms'] = q.oldestAgeMs;
+      } catch (e) {
+        this.logger.warn({ err: (e as Error).message }, 'cannot read the retry queue');
+      }
+    }
+    this.context.reportProgress(progress);
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
+    await this.durable?.close().catch((e: Error) => this.logger.warn({ err: e.message }, 'closing the retry queue failed'));
     this.client?.close();
+  }
+
+  private throwIfDurableFailed(): void {
+    const e = this.durable?.fatal;
+    if (e !== undefined) throw new FatalError(`A durable retry could not be dead-lettered: ${(e as Error).message ?? String(e)}`, { cause: e });
+  }
+
+  /** One attempt of a parked request; BullMQ owns the retries. */
+  private async sendJob(job: RetryJob): Promise<JobOutcome> {
+    const req: Request = { url: job.url, body: job.body, contentType: job.contentType, records: [] };
+    const outcome = await this.sendWithRetries(req, 0);
+    if (outcome.ok) {
+      this.stats.records += job.records.length;
+      return outcome;
+    }
+    if ('rejected' in outcome) return { ok: false, rejected: rejectionError({ ...req, records: job.records.map(asSinkRecord) }, outcome.rejected, this.cfg['http.method']).message };
+    return { ok: false, retriable: outcome.retriable };
+  }
+
+  private async giveUp(job: RetryJob, reason: string): Promise<void> {
+    this.stats.rejected += job.records.length;
+    for (const r of job.records) await this.context.reportError(asSinkRecord(r), new DataError(reason));
   }
 
   /** Requests for the records not yet delivered, in record order (batched by equal URL). */
@@ -136,9 +195,8 @@ export class HttpSinkTask implements SinkTask {
     return { url, records, body, contentType: explicit ?? 'application/x-ndjson' };
   }
 
-  private async sendWithRetries(req: Request): Promise<Outcome> {
+  private async sendWithRetries(req: Request, maxRetries = this.cfg['max.retries']): Promise<Outcome> {
     const signal = this.context.signal;
-    const maxRetries = this.cfg['max.retries'];
     const target = `${this.cfg['http.method']} ${redactUrl(req.url)}`;
     for (let attempt = 0; ; attempt++) {
       await this.rateLimit(signal);
@@ -184,6 +242,15 @@ export class HttpSinkTask implements SinkTask {
       if (signal.aborted) return;
     }
   }
+}
+
+function toJob(req: Request, reason: string): RetryJob {
+  const records = req.records.map((r) => ({ topic: r.topic, kafkaPartition: r.kafkaPartition, kafkaOffset: r.kafkaOffset, key: JSON.parse(jsonOf(r.key ?? null)), value: JSON.parse(jsonOf(r.value)) }));
+  return { url: req.url, body: req.body, contentType: req.contentType, records, firstFailedAt: Date.now(), reason };
+}
+
+function asSinkRecord(r: RetryJob['records'][number]): SinkRecord {
+  return { ...r, originalTopic: r.topic, originalKafkaPartition: r.kafkaPartition, originalKafkaOffset: r.kafkaOffset };
 }
 
 function buildHeaders(cfg: SinkConfig): Record<string, string> {

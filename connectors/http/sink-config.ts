@@ -169,4 +169,38 @@ export const httpSinkConfig = defineConfig({
     importance: 'low',
     validate: range(0, 86_400_000),
   },
+  'redis.url': {
+    type: 'password',
+    default: null,
+    doc: 'When set (e.g. `${env:TRIBUTARY_REDIS_URL}`), a request still failing after max.retries becomes a delayed BullMQ job in Redis instead of blocking: the partition advances, and the job is retried with backoff by any task of this connector, across worker restarts. Records then arrive out of order. Unset: retries block in place (Kafka Connect\'s behaviour).',
+    importance: 'medium',
+    validate: custom<string>((v) => {
+      try {
+        const u = new URL(v);
+        return u.protocol === 'redis:' || u.protocol === 'rediss:' ? undefined : 'Expected a redis:// or rediss:// URL.';
+      } catch {
+        return 'Expected a redis:// or rediss:// URL.';
+      }
+    }, 'a redis:// URL'),
+  },
+  'retry.queue.name': {
+    type: 'string',
+    default: null,
+    doc: 'The BullMQ queue of durable retries; by default `tributary-http-sink-<connector name>`.',
+    importance: 'low',
+  },
+  'retry.queue.max.attempts': {
+    type: 'int',
+    default: 20,
+    doc: 'Attempts of a durable retry job before its records go to the dead-letter queue.',
+    importance: 'low',
+    validate: range(1, 1_000_000),
+  },
+  'retry.queue.backoff.ms': {
+    type: 'int',
+    default: 5000,
+    doc: 'The delay before a durable retry job\'s first attempt; it doubles with each attempt (with jitter) up to retry.backoff.max.ms.',
+    importance: 'low',
+    validate: range(1, 86_400_000),
+  },
 });

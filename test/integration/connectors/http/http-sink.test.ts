@@ -9,7 +9,7 @@ const servers: TestServer[] = [];
 const tasks: HttpSinkTask[] = [];
 
 afterEach(async () => {
-  for (const t of tasks.splice(0)) t.stop();
+  for (const t of tasks.splice(0)) await t.stop();
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
@@ -19,9 +19,9 @@ async function server(...args: Parameters<typeof startServer>): Promise<TestServ
   return s;
 }
 
-function task(config: Record<string, string>, ctx: FakeSinkContext = sinkContext()): { task: HttpSinkTask; ctx: FakeSinkContext } {
+async function task(config: Record<string, string>, ctx: FakeSinkContext = sinkContext()): Promise<{ task: HttpSinkTask; ctx: FakeSinkContext }> {
   const t = new HttpSinkTask();
-  t.start({ 'retry.backoff.ms': '10', ...config }, ctx);
+  await t.start({ 'retry.backoff.ms': '10', ...config }, ctx);
   tasks.push(t);
   return { task: t, ctx };
 }
@@ -42,7 +42,7 @@ async function rejection(p: Promise<unknown>): Promise<unknown> {
 describe('HTTP sink against a real server', () => {
   it('sends one POST per record with the value as JSON, in order', async () => {
     const s = await server();
-    const { task: t } = task({ 'http.url': `${s.url}/events` });
+    const { task: t } = await task({ 'http.url': `${s.url}/events` });
     await t.put(sinkRecords([{ id: 1 }, { id: 2 }, 'plain text', null]));
     expect(s.requests.map((r) => [r.method, r.url, r.body, r.headers['content-type']])).toEqual([
       ['POST', '/events', '{"id":1}', 'application/json'],
@@ -53,12 +53,12 @@ describe('HTTP sink against a real server', () => {
 
   it('batches as NDJSON up to batch.max.size, and as a JSON array', async () => {
     const s = await server();
-    const { task: nd } = task({ 'http.url': `${s.url}/nd`, 'batching.enabled': 'true', 'batch.max.size': '2', 'http.method': 'PUT' });
+    const { task: nd } = await task({ 'http.url': `${s.url}/nd`, 'batching.enabled': 'true', 'batch.max.size': '2', 'http.method': 'PUT' });
     await nd.put(sinkRecords([{ a: 1 }, { a: 2 }, { a: 3 }, { a: 4 }, { a: 5 }]));
     expect(s.requests.map((r) => r.body)).toEqual(['{"a":1}\n{"a":2}', '{"a":3}\n{"a":4}', '{"a":5}']);
     expect(s.requests.every((r) => r.method === 'PUT' && r.headers['content-type'] === 'application/x-ndjson')).toBe(true);
 
-    const { task: arr } = task({ 'http.url': `${s.url}/arr`, 'batching.enabled': 'true', 'batch.format': 'json-array', 'batch.max.size': '10' });
+    const { task: arr } = await task({ 'http.url': `${s.url}/arr`, 'batching.enabled': 'true', 'batch.format': 'json-array', 'batch.max.size': '10' });
     await arr.put(sinkRecords([{ a: 1 }, 'two', 3]));
     expect(s.requests[3].url).toBe('/arr');
     expect(JSON.parse(s.requests[3].body)).toEqual([{ a: 1 }, 'two', 3]);
@@ -66,7 +66,7 @@ describe('HTTP sink against a real server', () => {
 
   it('renders ${topic}, ${key}, ${value.x} and ${partition} per record, URL-encoded, and batches only equal URLs', async () => {
     const s = await server();
-    const { task: t, ctx } = task({ 'http.url': `${s.url}/t/\${topic}/k/\${key}?user=\${value.user.id}&p=\${partition}`, 'batching.enabled': 'true' });
+    const { task: t, ctx } = await task({ 'http.url': `${s.url}/t/\${topic}/k/\${key}?user=\${value.user.id}&p=\${partition}`, 'batching.enabled': 'true' });
     await t.put(keyed([['a', { user: { id: 7 } }], ['b/c', { user: { id: 8 } }], ['a', { user: { id: 7 } }], [null, { user: { id: 9 } }]], 'orders'));
     expect(s.requests.map((r) => [r.url, r.body.split('\n').length])).toEqual([
       ['/t/orders/k/a?user=7&p=0', 2],
@@ -97,7 +97,7 @@ describe('HTTP sink against a real server', () => {
       res.end(i === 0 ? 'boom' : 'ok');
     });
     const ctx = { ...sinkContext(), logger };
-    const { task: t } = task({ 'http.url': `${s.url}/x`, 'http.headers.additional': 'X-Trace:abc', ...auth }, ctx);
+    const { task: t } = await task({ 'http.url': `${s.url}/x`, 'http.headers.additional': 'X-Trace:abc', ...auth }, ctx);
     await t.put(sinkRecords([{ n: 1 }]));
     expect(s.requests).toHaveLength(2);
     expect(s.requests[1].headers[header]).toBe(expected);
@@ -114,7 +114,7 @@ describe('HTTP sink retries', () => {
       res.statusCode = i < 2 ? 500 : 200;
       res.end();
     });
-    const { task: t, ctx } = task({ 'http.url': `${s.url}/x`, 'max.retries': '3' });
+    const { task: t, ctx } = await task({ 'http.url': `${s.url}/x`, 'max.retries': '3' });
     await t.put(sinkRecords([{ n: 1 }]));
     expect(s.requests).toHaveLength(3);
     expect(s.requests.every((r) => r.body === '{"n":1}')).toBe(true);
@@ -129,7 +129,7 @@ describe('HTTP sink retries', () => {
       } else res.end('ok');
     });
     // retry.backoff.ms is 10: a gap of about a second can only come from Retry-After.
-    const { task: t } = task({ 'http.url': `${s.url}/x`, 'max.retries': '2' });
+    const { task: t } = await task({ 'http.url': `${s.url}/x`, 'max.retries': '2' });
     await t.put(sinkRecords([{ n: 1 }]));
     expect(s.requests).toHaveLength(2);
     expect(s.requests[1].at - s.requests[0].at).toBeGreaterThanOrEqual(900);
@@ -143,7 +143,7 @@ describe('HTTP sink retries', () => {
         res.end('slow down');
       } else res.end('ok');
     });
-    const { task: t } = task({ 'http.url': `${s.url}/x`, 'max.retries': '0', 'batching.enabled': 'true', 'batch.max.size': '2' });
+    const { task: t } = await task({ 'http.url': `${s.url}/x`, 'max.retries': '0', 'batching.enabled': 'true', 'batch.max.size': '2' });
     const records = sinkRecords([{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }]);
     const err = await rejection(t.put(records));
     expect(err).toBeInstanceOf(RetriableError);
@@ -158,7 +158,7 @@ describe('HTTP sink retries', () => {
     const s = await server((_q, res, i) => {
       if (i > 0) res.end('ok'); // the first request hangs
     });
-    const { task: t } = task({ 'http.url': `${s.url}/x`, 'http.timeout': '1', 'max.retries': '2' });
+    const { task: t } = await task({ 'http.url': `${s.url}/x`, 'http.timeout': '1', 'max.retries': '2' });
     await t.put(sinkRecords([{ n: 1 }]));
     expect(s.requests).toHaveLength(2);
     expect(s.requests[1].at - s.requests[0].at).toBeGreaterThanOrEqual(900);
@@ -166,7 +166,7 @@ describe('HTTP sink retries', () => {
 
   it('retries a refused connection, then fails retriably; the same put succeeds once the server is up', async () => {
     const port = await freePort();
-    const { task: t } = task({ 'http.url': `http://127.0.0.1:${port}/x`, 'max.retries': '2' });
+    const { task: t } = await task({ 'http.url': `http://127.0.0.1:${port}/x`, 'max.retries': '2' });
     const records = sinkRecords([{ n: 1 }, { n: 2 }]);
     const err = await rejection(t.put(records));
     expect(err).toBeInstanceOf(RetriableError);
@@ -183,7 +183,7 @@ describe('HTTP sink retries', () => {
         res.end('{"error":"field x is required"}');
       } else res.end('ok');
     });
-    const { task: t, ctx } = task({ 'http.url': `${s.url}/x`, 'max.retries': '3' });
+    const { task: t, ctx } = await task({ 'http.url': `${s.url}/x`, 'max.retries': '3' });
     await t.put(sinkRecords([{ n: 1 }, { n: 'bad' }, { n: 3 }]));
     expect(s.requests).toHaveLength(3); // no retry of the 400
     expect(ctx.errors).toHaveLength(1);
@@ -203,7 +203,7 @@ describe('HTTP sink retries', () => {
     ctx.reportError = async (_r, e) => {
       throw e;
     };
-    const { task: t } = task({ 'http.url': `${s.url}/x` }, ctx);
+    const { task: t } = await task({ 'http.url': `${s.url}/x` }, ctx);
     const err = await rejection(t.put(sinkRecords([{ n: 1 }])));
     expect((err as Error).message).toContain('HTTP 422');
   });
@@ -222,12 +222,12 @@ describe('HTTP sink guards', () => {
 
   it('allows a name that resolves inside an allowed range, and refuses one that resolves outside it', async () => {
     const s = await server();
-    const { task: ok } = task({ 'http.url': `http://localhost:${s.port}/in`, 'http.allowed.hosts': '127.0.0.0/8,::1' });
+    const { task: ok } = await task({ 'http.url': `http://localhost:${s.port}/in`, 'http.allowed.hosts': '127.0.0.0/8,::1' });
     await ok.put(sinkRecords([{ n: 1 }]));
     expect(s.requests.map((r) => r.url)).toEqual(['/in']);
 
     // localhost is neither listed nor inside 10.0.0.0/8: the connection is refused before it is made.
-    const { task: refused, ctx } = task({ 'http.url': `http://localhost:${s.port}/out`, 'http.allowed.hosts': '10.0.0.0/8' });
+    const { task: refused, ctx } = await task({ 'http.url': `http://localhost:${s.port}/out`, 'http.allowed.hosts': '10.0.0.0/8' });
     await refused.put(sinkRecords([{ n: 2 }]));
     expect(s.requests).toHaveLength(1);
     expect(ctx.errors).toHaveLength(1);
