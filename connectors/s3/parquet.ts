@@ -9,7 +9,8 @@
  * | string / bytes                                   | BYTE_ARRAY UTF8 / BYTE_ARRAY                  |
  * | Decimal (scale, connect.decimal.precision)       | BYTE_ARRAY DECIMAL(precision, scale)          |
  * | Timestamp, io.debezium.time.Timestamp            | INT64 TIMESTAMP(MILLIS, UTC)                  |
- * | io.debezium.time.MicroTimestamp                  | INT64 TIMESTAMP(MICROS, UTC)                  |
+ * | io.debezium.time.MicroTimestamp, ZonedTimestamp  | INT64 TIMESTAMP(MICROS, UTC)                  |
+ * | io.debezium.time.MicroTime                       | INT64 TIME_MICROS                             |
  * | Date, io.debezium.time.Date / Time               | INT32 DATE / INT32 TIME_MILLIS                |
  * | struct, array, map (nested)                      | BYTE_ARRAY UTF8 holding JSON                  |
  *
@@ -167,6 +168,10 @@ function column(name: string, s: Schema): Column {
       return mk({ type: 'INT64', converted_type: 'TIMESTAMP_MILLIS', logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MILLIS' } }, (v) => BigInt(epochMillis(v)));
     case 'io.debezium.time.MicroTimestamp':
       return mk({ type: 'INT64', converted_type: 'TIMESTAMP_MICROS', logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MICROS' } }, (v) => BigInt(integer(v)));
+    case 'io.debezium.time.ZonedTimestamp':
+      return mk({ type: 'INT64', converted_type: 'TIMESTAMP_MICROS', logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MICROS' } }, isoMicros);
+    case 'io.debezium.time.MicroTime':
+      return mk({ type: 'INT64', converted_type: 'TIME_MICROS' }, (v) => BigInt(integer(v)));
     case 'org.apache.kafka.connect.data.Date':
     case 'io.debezium.time.Date':
       return mk({ type: 'INT32', converted_type: 'DATE' }, (v) => (v instanceof Date ? Math.floor(v.getTime() / MS_PER_DAY) : int32(v)));
@@ -236,6 +241,14 @@ function epochMillis(v: unknown): number {
   if (typeof v === 'number' && Number.isInteger(v)) return v;
   if (typeof v === 'bigint') return Number(v);
   throw new Error(`expected a timestamp (a Date or epoch milliseconds), got ${describe(v)}`);
+}
+
+/** An ISO-8601 instant with a zone (`2024-05-01T10:00:00.123456Z`, `...+02:00`) as microseconds since the epoch, keeping every digit. */
+function isoMicros(v: unknown): bigint {
+  const m = typeof v === 'string' ? /^(\d{4,}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:?\d\d)$/.exec(v) : null;
+  const ms = m ? Date.parse(`${m[1]}${m[3]}`) : NaN;
+  if (!m || !Number.isFinite(ms)) throw new Error(`expected an ISO-8601 timestamp with a zone, got ${describe(v)}`);
+  return BigInt(ms) * 1000n + BigInt((m[2] ?? '').padEnd(6, '0').slice(0, 6));
 }
 
 /** A decimal (string "12.30", number or bigint) as its unscaled integer at `scale`. */

@@ -22,6 +22,7 @@ const schema: Schema = {
     { field: 'ok', type: 'boolean' },
     { field: 'updated_at', type: 'int64', name: 'org.apache.kafka.connect.data.Timestamp', version: 1 },
     { field: 'micros', type: 'int64', name: 'io.debezium.time.MicroTimestamp', optional: true },
+    { field: 'zoned', type: 'string', name: 'io.debezium.time.ZonedTimestamp', optional: true },
     { field: 'day', type: 'int32', name: 'org.apache.kafka.connect.data.Date', version: 1 },
     { field: 'tags', type: 'array', items: { type: 'string' }, optional: true },
   ],
@@ -40,7 +41,7 @@ describe('S3 sink Parquet format', () => {
     await task.start({ 'store.url': `file://${root}`, 'flush.size': '3', 'format.class': 'io.confluent.connect.s3.format.parquet.ParquetFormat' }, ctx);
     const at = new Date(Date.UTC(2026, 10, 25, 12, 0, 0, 123));
     await task.put([
-      record(0, { id: 1, name: 'alice', amount: '12.30', small: -3, ratio: 0.5, ok: true, updated_at: at, micros: 1_764_072_000_123_456, day: new Date(Date.UTC(2026, 10, 25)), tags: ['a', 'b'] }),
+      record(0, { id: 1, name: 'alice', amount: '12.30', small: -3, ratio: 0.5, ok: true, updated_at: at, micros: 1_764_072_000_123_456, zoned: '2024-05-01T12:00:00.5+02:00', day: new Date(Date.UTC(2026, 10, 25)), tags: ['a', 'b'] }),
       record(1, { id: 2n ** 60n, name: null, amount: '-0.05', small: 7, ratio: 1e-9, ok: false, updated_at: at, micros: null, day: new Date(0), tags: null }),
       record(2, { id: 3, name: 'carol', amount: 'not a number', small: 1, ratio: 1, ok: true, updated_at: at, day: new Date(0) }),
       record(3, { id: 4, name: 'dave', amount: '99999.99', small: 1, ratio: 2, ok: true, updated_at: at, day: new Date(0) }),
@@ -63,6 +64,7 @@ describe('S3 sink Parquet format', () => {
     expect(cols.updated_at).toMatchObject({ type: 'INT64', converted_type: 'TIMESTAMP_MILLIS' });
     expect(cols.micros).toMatchObject({ type: 'INT64', converted_type: 'TIMESTAMP_MICROS' });
     expect(cols.day).toMatchObject({ type: 'INT32', converted_type: 'DATE' });
+    expect(cols.zoned).toMatchObject({ type: 'INT64', converted_type: 'TIMESTAMP_MICROS' });
 
     const rows = await parquetReadObjects({ file });
     expect(rows.map((r) => r.id)).toEqual([1n, 2n ** 60n, 4n]);
@@ -73,6 +75,7 @@ describe('S3 sink Parquet format', () => {
     expect((rows[0].updated_at as Date).toISOString()).toBe(at.toISOString());
     expect((rows[0].micros as Date).toISOString()).toBe('2025-11-25T12:00:00.123Z');
     expect(rows[1].micros).toBeNull();
+    expect((rows[0].zoned as Date).toISOString()).toBe('2024-05-01T10:00:00.500Z');
     expect((rows[0].day as Date).toISOString()).toBe('2026-11-25T00:00:00.000Z');
     expect(rows[0].tags).toBe('["a","b"]');
   });
