@@ -42,6 +42,13 @@ export class UrlTemplate {
       parts.push(placeholder(name));
       i = close + 1;
     }
+    const firstPlaceholder = source.indexOf('${');
+    const slashes = source.indexOf('//');
+    const authorityEnd = slashes < 0 ? -1 : source.slice(slashes + 2).search(/[/?#]/);
+    const originEnd = slashes < 0 ? 0 : authorityEnd < 0 ? source.length : slashes + 2 + authorityEnd;
+    if (firstPlaceholder >= 0 && firstPlaceholder < originEnd) {
+      throw new Error('Placeholders may appear only in the path and query, not in the scheme, host or port (the address a connector calls is fixed by its config).');
+    }
     // Render with sample values to check the result is a URL, and that the origin holds no placeholder.
     const sample = parts.map((p) => ('text' in p ? p.text : 'x')).join('');
     let url: URL;
@@ -51,12 +58,6 @@ export class UrlTemplate {
       throw new Error('Not a valid URL; expected something like http://host:port/path/${topic}.');
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('The URL scheme must be http or https.');
-    const firstPlaceholder = source.indexOf('${');
-    const authorityEnd = source.indexOf('/', source.indexOf('//') + 2);
-    const originEnd = authorityEnd < 0 ? source.length : authorityEnd;
-    if (firstPlaceholder >= 0 && firstPlaceholder < originEnd) {
-      throw new Error('Placeholders may appear only in the path and query, not in the scheme, host or port (the address a connector calls is fixed by its config).');
-    }
     return new UrlTemplate(source, parts, url.origin);
   }
 
