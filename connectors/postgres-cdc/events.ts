@@ -64,7 +64,7 @@ export interface SourceInfo {
   db: string;
   sequence: string | null;
   ts_us: number;
-  ts_ns: bigint;
+  ts_ns: bigint | null;
   schema: string;
   table: string;
   txId: number | null;

@@ -363,7 +363,7 @@ export class PostgresCdcTask implements SourceTask {
       out[i] = {
         topic: ev.topic,
         key: ev.key(after), keySchema: ev.keySchema,
-        value: { before: null, after, source: this.source(ev, now * 1000, marker, null, null, null), transaction: null, op: 'r', ts_ms: now, ts_us: now * 1000, ts_ns: BigInt(now) * 1_000_000n },
+        value: { before: null, after, source: this.source(ev, now * 1000, marker, null, null, null), transaction: null, op: 'r', ts_ms: now, ts_us: now * 1000, ts_ns: null },
         valueSchema: ev.valueSchema,
         timestamp: now,
         sourcePartition: this.partition,
@@ -616,7 +616,7 @@ export class PostgresCdcTask implements SourceTask {
     const rec: SourceRecord = {
       topic: ev.topic,
       key, keySchema: key === null ? undefined : ev.keySchema,
-      value: { before, after, source, transaction, op, ts_ms: now, ts_us: now * 1000, ts_ns: BigInt(now) * 1_000_000n },
+      value: { before, after, source, transaction, op, ts_ms: now, ts_us: now * 1000, ts_ns: null },
       valueSchema: ev.valueSchema,
       timestamp: now,
       sourcePartition: this.partition,
@@ -641,7 +641,7 @@ export class PostgresCdcTask implements SourceTask {
     return {
       version: CONNECTOR_VERSION, connector: 'postgresql', name: this.opts.prefix,
       ts_ms: Math.floor(commitUs / 1000), snapshot, db: this.opts.db, sequence: null,
-      ts_us: commitUs, ts_ns: BigInt(commitUs) * 1000n,
+      ts_us: commitUs, ts_ns: null,
       schema, table, txId: xid, lsn, xmin: null,
     };
   }

@@ -83,6 +83,22 @@ const DATE_TIME = /^(\d{4,})-(\d\d)-(\d\d)(?:[ T](\d\d):(\d\d):(\d\d)(?:\.(\d{1,
 
 /** Microseconds since the epoch of `YYYY-MM-DD HH:MM:SS[.ffffff][+zz[:zz]][ BC]`, as a number (exact below 2^53 µs, i.e. until year 2255) or bigint. */
 export function timestampMicros(s: string): number | bigint {
+  // Fast path: `YYYY-MM-DD HH:MM:SS[.f{1,6}]`, optionally `+00`, years 1000-9999.
+  const len = s.length;
+  if (len >= 19 && s.charCodeAt(4) === 45 && s.charCodeAt(10) === 32 && s.charCodeAt(0) !== 48) {
+    let end = 19;
+    let frac = 0;
+    if (s.charCodeAt(19) === 46) {
+      end = 20;
+      while (end < len && end < 26 && s.charCodeAt(end) >= 48 && s.charCodeAt(end) <= 57) frac = frac * 10 + (s.charCodeAt(end++) - 48);
+      for (let i = end - 20; i < 6; i++) frac *= 10;
+    }
+    if (end === len || (end + 3 === len && s.endsWith('+00'))) {
+      const ms = Date.UTC(digits(s, 0, 4), digits(s, 5, 7) - 1, digits(s, 8, 10), digits(s, 11, 13), digits(s, 14, 16), digits(s, 17, 19));
+      const us = ms * 1000 + frac;
+      if (Number.isSafeInteger(us)) return us;
+    }
+  }
   if (s === 'infinity') return INT64_MAX;
   if (s === '-infinity') return INT64_MIN;
   const m = DATE_TIME.exec(s);
@@ -103,6 +119,12 @@ export function timestampMicros(s: string): number | bigint {
   return Number.isSafeInteger(micros) ? micros : BigInt(ms) * 1000n + BigInt(frac);
 }
 
+function digits(s: string, from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) n = n * 10 + (s.charCodeAt(i) - 48);
+  return n;
+}
+
 function timestampMillis(s: string): number | bigint {
   const us = timestampMicros(s);
   return typeof us === 'bigint' ? us / 1000n : Math.floor(us / 1000);
@@ -110,6 +132,10 @@ function timestampMillis(s: string): number | bigint {
 
 /** timestamptz text (TimeZone=UTC) -> ISO-8601 in UTC as Debezium's ZonedTimestamp: `2024-05-01T10:00:00.5Z`. */
 export function zonedTimestamp(s: string): string {
+  // Fast path: `YYYY-MM-DD HH:MM:SS[.ffffff]+00` (TimeZone=UTC; Postgres already drops trailing zeros).
+  if (s.length >= 22 && s.charCodeAt(10) === 32 && s.endsWith('+00') && s.charCodeAt(4) === 45 && s.charCodeAt(0) !== 48) {
+    return `${s.slice(0, 10)}T${s.slice(11, s.length - 3)}Z`;
+  }
   if (s === 'infinity' || s === '-infinity') return s;
   const us = timestampMicros(s);
   const n = typeof us === 'bigint' ? Number(us) : us;

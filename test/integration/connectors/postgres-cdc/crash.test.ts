@@ -94,11 +94,9 @@ describe('postgres-cdc crash (kill -9) and restart', () => {
 
       // Wait until streaming delivers a change made now, then crash 2 mid-stream.
       const streamingFrom = written.length;
-      await eventually(async () => {
-        await writeSome(written);
-        const seen = new Set(readEvents(out).filter((e) => e.op !== 'r' && e.after).map((e) => e.after!.v));
-        return seen.has(written[written.length - 1][1]);
-      }, 30_000, 'streaming after the first restart');
+      await writeSome(written);
+      const probe = written[written.length - 1][1];
+      await eventually(async () => readEvents(out).some((e) => e.op !== 'r' && e.after?.v === probe), 30_000, 'streaming after the first restart');
       for (let i = 0; i < 30; i++) await writeSome(written);
       await worker.kill9();
       for (let i = 0; i < 30; i++) await writeSome(written);
@@ -118,6 +116,9 @@ describe('postgres-cdc crash (kill -9) and restart', () => {
       const missing = written.slice(streamingFrom).filter(([id, v]) => !seen.has(`${id}:${v}`));
       expect(missing).toEqual([]);
       expect(await worker.stop()).toBe(0);
+    } catch (e) {
+      const status = await fetch(`${worker.url}/connectors/pg-source/status`).then((r) => r.text()).catch(() => 'no status');
+      throw new Error(`${(e as Error).message}\nstatus: ${status}\nworker output (tail): ${worker.output().slice(-3000)}`);
     } finally {
       if (worker.child.exitCode === null) await worker.kill9();
     }
