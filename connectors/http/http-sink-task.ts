@@ -13,6 +13,8 @@ type SinkConfig = ReturnType<typeof httpSinkConfig.parse>;
 interface Request {
   url: string;
   records: SinkRecord[];
+  /** Positions of the records in the put's array. */
+  index: number[];
   body: string;
   contentType: string;
 }
@@ -20,10 +22,14 @@ interface Request {
 type Outcome = { ok: true } | { ok: false; rejected: HttpResponse } | { ok: false; retriable: string; retryAfterMs?: number };
 
 /**
- * Sends records to an HTTP endpoint. `put` sends everything it is given before it returns (one
- * request per record, or batches), so `flush` has nothing left to do. Records already accepted by
- * the server are remembered (by identity) so that when the runtime calls `put` again with the same
- * records after a RetriableError, only the ones not yet delivered are sent.
+ * Sends records to an HTTP endpoint, one request per record or per batch. `put` starts the
+ * requests (at most http.max.concurrency in flight; it waits for a free slot) and returns; `flush`
+ * waits for every request and returns only when all were accepted (2xx), dead-lettered (4xx) or
+ * parked in Redis, so offsets are committed only for delivered records. A request whose retries
+ * in the task are spent is kept and sent again on the next put or flush, after a RetriableError
+ * has let the runtime back off (honouring Retry-After); at concurrency 1 nothing overtakes it.
+ * Which records of a put went out is remembered, so when the runtime calls `put` again with the
+ * same records after a RetriableError, only the others are sent.
  */
 export class HttpSinkTask implements SinkTask {
   private context!: SinkTaskContext;
@@ -33,7 +39,15 @@ export class HttpSinkTask implements SinkTask {
   private client!: HttpClient;
   private headers: Record<string, string> = {};
   private bucket: TokenBucket | null = null;
-  private readonly delivered = new WeakSet<SinkRecord>();
+  /** The last put's records and which of them are done (sent, skipped or dead-lettered), for its retry. */
+  private last: { records: SinkRecord[]; done: Uint8Array } | null = null;
+  private readonly inflight = new Set<Promise<void>>();
+  /** Requests whose retries in the task are spent, to send again after the runtime's backoff. */
+  private failed: Request[] = [];
+  private failureReported = false;
+  private lastFailure: { message: string; retryAfterMs?: number } | undefined;
+  /** Requests the server refused (4xx): their records go to the DLQ before put or flush goes on. */
+  private rejected: Array<{ req: Request; res: HttpResponse }> = [];
   private stats = { requests: 0, records: 0, retries: 0, rejected: 0, parked: 0 };
   private durable: DurableRetries | null = null;
   private lastQueueStats = 0;
@@ -68,45 +82,92 @@ export class HttpSinkTask implements SinkTask {
 
   async put(records: SinkRecord[]): Promise<void> {
     this.throwIfDurableFailed();
-    const requests = await this.plan(records);
-    if (requests.length === 0) return;
+    await this.settleBacklog();
+    const done = this.last?.records === records ? this.last.done : new Uint8Array(records.length);
+    this.last = { records, done };
+    const requests = await this.plan(records, done);
     const signal = this.context.signal;
-    let failure: { message: string; retryAfterMs?: number } | undefined;
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < requests.length && !failure && !signal.aborted) {
-        const req = requests[next++];
-        const outcome = await this.sendWithRetries(req);
-        if (outcome.ok) {
-          for (const r of req.records) this.delivered.add(r);
-          this.stats.records += req.records.length;
-        } else if ('rejected' in outcome) {
-          this.stats.rejected += req.records.length;
-          const err = rejectionError(req, outcome.rejected, this.cfg['http.method']);
-          // Throws when errors.tolerance=none: the task fails with the server's answer as its trace.
-          for (const r of req.records) {
-            await this.context.reportError(r, err);
-            this.delivered.add(r);
-          }
-        } else if (this.durable && !signal.aborted) {
-          // Park it in Redis and go on: the partition advances, the job is retried later.
-          await this.durable.add(toJob(req, outcome.retriable));
-          for (const r of req.records) this.delivered.add(r);
-          this.stats.parked += req.records.length;
-        } else {
-          failure ??= { message: outcome.retriable, retryAfterMs: outcome.retryAfterMs };
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.cfg['http.max.concurrency'], requests.length) }, worker));
-    if (failure) {
-      throw new RetriableError(`${failure.message}; giving up after ${this.cfg['max.retries']} retries in the task, the runtime will call put again`, { retryAfterMs: failure.retryAfterMs });
+    for (const req of requests) {
+      await this.slot();
+      // A request failed meanwhile: stop here so that, at concurrency 1, nothing overtakes it.
+      if (this.failed.length > 0) this.throwFailure();
+      if (signal.aborted) throw new RetriableError('The task is stopping; records not yet sent will be delivered again');
+      // From here the request is in flight: a retry of this put must not send it again.
+      for (const i of req.index) done[i] = 1;
+      this.launch(req);
     }
-    if (signal.aborted) throw new RetriableError('The task is stopping; records not yet sent will be delivered again');
+    this.last = null;
+  }
+
+  /** Waits until fewer than http.max.concurrency requests are in flight. */
+  private async slot(): Promise<void> {
+    while (this.inflight.size >= this.cfg['http.max.concurrency']) await Promise.race(this.inflight);
+  }
+
+  private launch(req: Request): void {
+    const p = this.sendWithRetries(req).then(async (outcome) => {
+      if (outcome.ok) {
+        this.stats.records += req.records.length;
+      } else if ('rejected' in outcome) {
+        this.rejected.push({ req, res: outcome.rejected });
+      } else if (this.durable && !this.context.signal.aborted) {
+        // Park it in Redis and go on: the partition advances, the job is retried later.
+        try {
+          await this.durable.add(toJob(req, outcome.retriable));
+          this.stats.parked += req.records.length;
+        } catch (e) {
+          this.fail(req, `${outcome.retriable}; parking it in Redis failed too: ${(e as Error).message}`);
+        }
+      } else {
+        this.fail(req, outcome.retriable, outcome.retryAfterMs);
+      }
+    }).catch((e: unknown) => this.fail(req, `sending failed: ${(e as Error).message ?? String(e)}`));
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p));
+  }
+
+  private fail(req: Request, message: string, retryAfterMs?: number): void {
+    this.failed.push(req);
+    this.lastFailure = { message, retryAfterMs };
+  }
+
+  private throwFailure(): never {
+    this.failureReported = true;
+    const f = this.lastFailure ?? { message: 'a request failed' };
+    throw new RetriableError(`${f.message}; ${this.failed.length} request(s) wait to be sent again after the runtime's backoff (max.retries=${this.cfg['max.retries']} spent in the task)`, { retryAfterMs: f.retryAfterMs });
+  }
+
+  /**
+   * Before new records go out: report what the server rejected (the DLQ, or the task fails), and
+   * send again what failed. A fresh failure is first handed to the runtime (a RetriableError with
+   * the server's Retry-After), so its backoff runs before the next attempt.
+   */
+  private async settleBacklog(): Promise<void> {
+    if (this.failed.length > 0) {
+      await Promise.all(this.inflight);
+      if (!this.failureReported) this.throwFailure();
+      const again = this.failed.splice(0);
+      for (const req of again) {
+        await this.slot();
+        this.launch(req);
+      }
+      await Promise.all(this.inflight);
+      if (this.failed.length > 0) this.throwFailure();
+      this.failureReported = false;
+    }
+    for (const { req, res } of this.rejected.splice(0)) {
+      this.stats.rejected += req.records.length;
+      const err = rejectionError(req, res, this.cfg['http.method']);
+      // Throws when errors.tolerance=none: the task fails with the server's answer as its trace.
+      for (const r of req.records) await this.context.reportError(r, err);
+    }
   }
 
   async flush(_offsets: SinkOffsets): Promise<void> {
     this.throwIfDurableFailed();
+    await Promise.all(this.inflight);
+    await this.settleBacklog();
+    await Promise.all(this.inflight);
     const progress: Record<string, unknown> = { ...this.stats };
     if (this.durable && Date.now() - this.lastQueueStats >= 1000) {
       this.lastQueueStats = Date.now();
@@ -122,6 +183,8 @@ export class HttpSinkTask implements SinkTask {
   }
 
   async stop(): Promise<void> {
+    this.failed = [];
+    this.rejected = [];
     await this.durable?.close().catch((e: Error) => this.logger.warn({ err: e.message }, 'closing the retry queue failed'));
     this.client?.close();
   }
@@ -133,7 +196,7 @@ export class HttpSinkTask implements SinkTask {
 
   /** One attempt of a parked request; BullMQ owns the retries. */
   private async sendJob(job: RetryJob): Promise<JobOutcome> {
-    const req: Request = { url: job.url, body: job.body, contentType: job.contentType, records: [] };
+    const req: Request = { url: job.url, body: job.body, contentType: job.contentType, records: [], index: [] };
     const outcome = await this.sendWithRetries(req, 0);
     if (outcome.ok) {
       this.stats.records += job.records.length;
@@ -149,19 +212,20 @@ export class HttpSinkTask implements SinkTask {
   }
 
   /** Requests for the records not yet delivered, in record order (batched by equal URL). */
-  private async plan(records: SinkRecord[]): Promise<Request[]> {
+  private async plan(records: SinkRecord[], done: Uint8Array): Promise<Request[]> {
     const batching = this.cfg['batching.enabled'];
     const max = batching ? this.cfg['batch.max.size'] : 1;
-    const open = new Map<string, SinkRecord[]>();
+    const open = new Map<string, { records: SinkRecord[]; index: number[] }>();
     const out: Request[] = [];
-    const close = (url: string, group: SinkRecord[]): void => {
-      out.push(this.request(url, group));
+    const close = (url: string, group: { records: SinkRecord[]; index: number[] }): void => {
+      out.push(this.request(url, group.records, group.index));
       open.delete(url);
     };
-    for (const r of records) {
-      if (this.delivered.has(r)) continue;
+    for (let i = 0; i < records.length; i++) {
+      if (done[i]) continue;
+      const r = records[i];
       if (r.value === null || r.value === undefined) {
-        this.delivered.add(r); // a tombstone has nothing to send
+        done[i] = 1; // a tombstone has nothing to send
         continue;
       }
       let url: string;
@@ -169,30 +233,31 @@ export class HttpSinkTask implements SinkTask {
         url = this.template.render(r);
       } catch (e) {
         await this.context.reportError(r, new DataError(`Cannot build the URL of record ${r.topic}-${r.kafkaPartition}@${r.kafkaOffset}: ${(e as Error).message}`, { cause: e }));
-        this.delivered.add(r);
+        done[i] = 1;
         continue;
       }
       let group = open.get(url);
-      if (!group) open.set(url, (group = []));
-      group.push(r);
-      if (group.length >= max) close(url, group);
+      if (!group) open.set(url, (group = { records: [], index: [] }));
+      group.records.push(r);
+      group.index.push(i);
+      if (group.records.length >= max) close(url, group);
     }
     for (const [url, group] of open) close(url, group);
     return out;
   }
 
-  private request(url: string, records: SinkRecord[]): Request {
+  private request(url: string, records: SinkRecord[], index: number[]): Request {
     const explicit = this.cfg['http.headers.content.type'];
     if (!this.cfg['batching.enabled']) {
       const v = records[0].value;
       const text = typeof v === 'string' || v instanceof Uint8Array;
-      return { url, records, body: bodyOf(v), contentType: explicit ?? (text ? 'text/plain; charset=utf-8' : 'application/json') };
+      return { url, records, index, body: bodyOf(v), contentType: explicit ?? (text ? 'text/plain; charset=utf-8' : 'application/json') };
     }
     if (this.cfg['batch.format'] === 'json-array') {
-      return { url, records, body: `[${records.map((r) => jsonOf(r.value)).join(',')}]`, contentType: explicit ?? 'application/json' };
+      return { url, records, index, body: `[${records.map((r) => jsonOf(r.value)).join(',')}]`, contentType: explicit ?? 'application/json' };
     }
     const body = this.cfg['batch.prefix'] + records.map((r) => bodyOf(r.value)).join(this.cfg['batch.separator']) + this.cfg['batch.suffix'];
-    return { url, records, body, contentType: explicit ?? 'application/x-ndjson' };
+    return { url, records, index, body, contentType: explicit ?? 'application/x-ndjson' };
   }
 
   private async sendWithRetries(req: Request, maxRetries = this.cfg['max.retries']): Promise<Outcome> {

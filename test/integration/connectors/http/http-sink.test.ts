@@ -30,6 +30,12 @@ function keyed(entries: Array<[unknown, unknown]>, topic = 't'): SinkRecord[] {
   return sinkRecords(entries.map(([, v]) => v), topic).map((r, i) => ({ ...r, key: entries[i][0] }));
 }
 
+/** What the runtime does with a batch of records: put, then flush before committing. */
+async function deliver(t: HttpSinkTask, records: SinkRecord[]): Promise<void> {
+  await t.put(records);
+  await t.flush(new Map());
+}
+
 async function rejection(p: Promise<unknown>): Promise<unknown> {
   try {
     await p;
@@ -43,7 +49,7 @@ describe('HTTP sink against a real server', () => {
   it('sends one POST per record with the value as JSON, in order', async () => {
     const s = await server();
     const { task: t } = await task({ 'http.url': `${s.url}/events` });
-    await t.put(sinkRecords([{ id: 1 }, { id: 2 }, 'plain text', null]));
+    await deliver(t, sinkRecords([{ id: 1 }, { id: 2 }, 'plain text', null]));
     expect(s.requests.map((r) => [r.method, r.url, r.body, r.headers['content-type']])).toEqual([
       ['POST', '/events', '{"id":1}', 'application/json'],
       ['POST', '/events', '{"id":2}', 'application/json'],
@@ -54,12 +60,12 @@ describe('HTTP sink against a real server', () => {
   it('batches as NDJSON up to batch.max.size, and as a JSON array', async () => {
     const s = await server();
     const { task: nd } = await task({ 'http.url': `${s.url}/nd`, 'batching.enabled': 'true', 'batch.max.size': '2', 'http.method': 'PUT' });
-    await nd.put(sinkRecords([{ a: 1 }, { a: 2 }, { a: 3 }, { a: 4 }, { a: 5 }]));
+    await deliver(nd, sinkRecords([{ a: 1 }, { a: 2 }, { a: 3 }, { a: 4 }, { a: 5 }]));
     expect(s.requests.map((r) => r.body)).toEqual(['{"a":1}\n{"a":2}', '{"a":3}\n{"a":4}', '{"a":5}']);
     expect(s.requests.every((r) => r.method === 'PUT' && r.headers['content-type'] === 'application/x-ndjson')).toBe(true);
 
     const { task: arr } = await task({ 'http.url': `${s.url}/arr`, 'batching.enabled': 'true', 'batch.format': 'json-array', 'batch.max.size': '10' });
-    await arr.put(sinkRecords([{ a: 1 }, 'two', 3]));
+    await deliver(arr, sinkRecords([{ a: 1 }, 'two', 3]));
     expect(s.requests[3].url).toBe('/arr');
     expect(JSON.parse(s.requests[3].body)).toEqual([{ a: 1 }, 'two', 3]);
   });
@@ -67,7 +73,7 @@ describe('HTTP sink against a real server', () => {
   it('renders ${topic}, ${key}, ${value.x} and ${partition} per record, URL-encoded, and batches only equal URLs', async () => {
     const s = await server();
     const { task: t, ctx } = await task({ 'http.url': `${s.url}/t/\${topic}/k/\${key}?user=\${value.user.id}&p=\${partition}`, 'batching.enabled': 'true' });
-    await t.put(keyed([['a', { user: { id: 7 } }], ['b/c', { user: { id: 8 } }], ['a', { user: { id: 7 } }], [null, { user: { id: 9 } }]], 'orders'));
+    await deliver(t, keyed([['a', { user: { id: 7 } }], ['b/c', { user: { id: 8 } }], ['a', { user: { id: 7 } }], [null, { user: { id: 9 } }]], 'orders'));
     expect(s.requests.map((r) => [r.url, r.body.split('\n').length])).toEqual([
       ['/t/orders/k/a?user=7&p=0', 2],
       ['/t/orders/k/b%2Fc?user=8&p=0', 1],
@@ -98,7 +104,7 @@ describe('HTTP sink against a real server', () => {
     });
     const ctx = { ...sinkContext(), logger };
     const { task: t } = await task({ 'http.url': `${s.url}/x`, 'http.headers.additional': 'X-Trace:abc', ...auth }, ctx);
-    await t.put(sinkRecords([{ n: 1 }]));
+    await deliver(t, sinkRecords([{ n: 1 }]));
     expect(s.requests).toHaveLength(2);
     expect(s.requests[1].headers[header]).toBe(expected);
     expect(s.requests[1].headers['x-trace']).toBe('abc');
@@ -115,7 +121,7 @@ describe('HTTP sink retries', () => {
       res.end();
     });
     const { task: t, ctx } = await task({ 'http.url': `${s.url}/x`, 'max.retries': '3' });
-    await t.put(sinkRecords([{ n: 1 }]));
+    await deliver(t, sinkRecords([{ n: 1 }]));
     expect(s.requests).toHaveLength(3);
     expect(s.requests.every((r) => r.body === '{"n":1}')).toBe(true);
     expect(ctx.errors).toHaveLength(0);
@@ -130,7 +136,7 @@ describe('HTTP sink retries', () => {
     });
     // retry.backoff.ms is 10: a gap of about a second can only come from Retry-After.
     const { task: t } = await task({ 'http.url': `${s.url}/x`, 'max.retries': '2' });
-    await t.put(sinkRecords([{ n: 1 }]));
+    await deliver(t, sinkRecords([{ n: 1 }]));
     expect(s.requests).toHaveLength(2);
     expect(s.requests[1].at - s.requests[0].at).toBeGreaterThanOrEqual(900);
   });
@@ -145,13 +151,25 @@ describe('HTTP sink retries', () => {
     });
     const { task: t } = await task({ 'http.url': `${s.url}/x`, 'max.retries': '0', 'batching.enabled': 'true', 'batch.max.size': '2' });
     const records = sinkRecords([{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }]);
-    const err = await rejection(t.put(records));
+    const err = await rejection(deliver(t, records));
     expect(err).toBeInstanceOf(RetriableError);
     expect((err as RetriableError).retryAfterMs).toBe(7000);
     expect((err as Error).message).toContain('429');
     limited = false;
-    await t.put(records); // what the runtime does after its backoff
+    await t.flush(new Map()); // what the runtime does after its backoff: flush again
     expect(s.requests.map((r) => r.body)).toEqual(['{"n":1}\n{"n":2}', '{"n":3}\n{"n":4}', '{"n":3}\n{"n":4}']);
+  });
+
+  it('at concurrency 1, lets nothing overtake a failed request', async () => {
+    const s = await server((req, res, i) => {
+      res.statusCode = i === 0 ? 500 : 200;
+      res.end();
+    });
+    const { task: t } = await task({ 'http.url': `${s.url}/x`, 'max.retries': '0' });
+    const records = sinkRecords([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    expect(await rejection(t.put(records))).toBeInstanceOf(RetriableError);
+    await deliver(t, records); // the runtime's retry of the same put
+    expect(s.requests.map((r) => r.body)).toEqual(['{"n":1}', '{"n":1}', '{"n":2}', '{"n":3}']);
   });
 
   it('times out a request that gets no answer and retries it', async () => {
@@ -159,7 +177,7 @@ describe('HTTP sink retries', () => {
       if (i > 0) res.end('ok'); // the first request hangs
     });
     const { task: t } = await task({ 'http.url': `${s.url}/x`, 'http.timeout': '1', 'max.retries': '2' });
-    await t.put(sinkRecords([{ n: 1 }]));
+    await deliver(t, sinkRecords([{ n: 1 }]));
     expect(s.requests).toHaveLength(2);
     expect(s.requests[1].at - s.requests[0].at).toBeGreaterThanOrEqual(900);
   });
@@ -168,11 +186,11 @@ describe('HTTP sink retries', () => {
     const port = await freePort();
     const { task: t } = await task({ 'http.url': `http://127.0.0.1:${port}/x`, 'max.retries': '2' });
     const records = sinkRecords([{ n: 1 }, { n: 2 }]);
-    const err = await rejection(t.put(records));
+    const err = await rejection(deliver(t, records));
     expect(err).toBeInstanceOf(RetriableError);
     expect((err as Error).message).toContain('ECONNREFUSED');
     const s = await server(undefined, port);
-    await t.put(records);
+    await deliver(t, records);
     expect(s.requests.map((r) => r.body)).toEqual(['{"n":1}', '{"n":2}']);
   });
 
@@ -184,7 +202,7 @@ describe('HTTP sink retries', () => {
       } else res.end('ok');
     });
     const { task: t, ctx } = await task({ 'http.url': `${s.url}/x`, 'max.retries': '3' });
-    await t.put(sinkRecords([{ n: 1 }, { n: 'bad' }, { n: 3 }]));
+    await deliver(t, sinkRecords([{ n: 1 }, { n: 'bad' }, { n: 3 }]));
     expect(s.requests).toHaveLength(3); // no retry of the 400
     expect(ctx.errors).toHaveLength(1);
     expect(ctx.errors[0].record.kafkaOffset).toBe(1);
@@ -204,7 +222,7 @@ describe('HTTP sink retries', () => {
       throw e;
     };
     const { task: t } = await task({ 'http.url': `${s.url}/x` }, ctx);
-    const err = await rejection(t.put(sinkRecords([{ n: 1 }])));
+    const err = await rejection(deliver(t, sinkRecords([{ n: 1 }])));
     expect((err as Error).message).toContain('HTTP 422');
   });
 });
@@ -223,12 +241,12 @@ describe('HTTP sink guards', () => {
   it('allows a name that resolves inside an allowed range, and refuses one that resolves outside it', async () => {
     const s = await server();
     const { task: ok } = await task({ 'http.url': `http://localhost:${s.port}/in`, 'http.allowed.hosts': '127.0.0.0/8,::1' });
-    await ok.put(sinkRecords([{ n: 1 }]));
+    await deliver(ok, sinkRecords([{ n: 1 }]));
     expect(s.requests.map((r) => r.url)).toEqual(['/in']);
 
     // localhost is neither listed nor inside 10.0.0.0/8: the connection is refused before it is made.
     const { task: refused, ctx } = await task({ 'http.url': `http://localhost:${s.port}/out`, 'http.allowed.hosts': '10.0.0.0/8' });
-    await refused.put(sinkRecords([{ n: 2 }]));
+    await deliver(refused, sinkRecords([{ n: 2 }]));
     expect(s.requests).toHaveLength(1);
     expect(ctx.errors).toHaveLength(1);
     expect(String(ctx.errors[0].error)).toContain('outside http.allowed.hosts');

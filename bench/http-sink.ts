@@ -1,0 +1,157 @@
+/**
+ * Issue 7's benchmark: the HTTP sink sending records to a local server that answers 200 at once,
+ * beside the ceiling autocannon reaches on the same server, in the same run.
+ *
+ * The server runs in its own process and counts the records it receives (requests, plus the
+ * newlines of NDJSON batches). Per run:
+ * - ceiling (unbatched): autocannon POSTs one record's body, over the same number of connections
+ *   as the sink's http.max.concurrency; records/s = requests/s.
+ * - ceiling (batched): autocannon POSTs an NDJSON body of batch.max.size records; records/s =
+ *   requests/s x batch size.
+ * - ours: HttpSinkTask, driven through its API as the runtime drives it (put of 2,000 records,
+ *   flush), timed over put and flush (records are built beforehand, 100,000 at a time, since the
+ *   runtime hands them over built); the server must have counted every record.
+ * The ratio is ours / ceiling. Prints medians; never fails on a time.
+ *   node bench/http-sink.ts     BENCH_RECORDS=1000000 BENCH_UNBATCHED_RECORDS=1000000 BENCH_RUNS=1
+ *                               BENCH_CONCURRENCY=4 BENCH_BATCH=500
+ */
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { HttpSinkTask } from '../connectors/http/index.ts';
+import type { Logger, SinkRecord, SinkTaskContext } from '../runtime/api/index.ts';
+import { median, printTable, stopChild } from './lib.ts';
+
+const N = Number(process.env.BENCH_RECORDS ?? 1_000_000);
+const N_SINGLE = Number(process.env.BENCH_UNBATCHED_RECORDS ?? N);
+const RUNS = Number(process.env.BENCH_RUNS ?? 1);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
+const BATCH = Number(process.env.BENCH_BATCH ?? 500);
+const PUT_SIZE = 2000;
+
+type Autocannon = (opts: Record<string, unknown>) => Promise<{ requests: { total: number }; non2xx: number; errors: number }>;
+const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+
+const SERVER = `
+const http = require('node:http');
+let requests = 0, records = 0;
+const server = http.createServer((req, res) => {
+  if (req.method === 'GET') { res.end(JSON.stringify({ requests, records })); return; }
+  if (req.url === '/reset') { requests = 0; records = 0; res.end(); req.resume(); return; }
+  let n = 0, any = false;
+  req.on('data', (c) => { any = true; for (let i = c.indexOf(10); i >= 0; i = c.indexOf(10, i + 1)) n++; });
+  req.on('end', () => { requests++; records += any ? n + 1 : 0; res.end('ok'); });
+});
+server.keepAliveTimeout = 60000;
+server.listen(0, '127.0.0.1', () => console.log(server.address().port));
+`;
+
+function value(i: number): Record<string, unknown> {
+  return { id: i, customer: `customer-${i % 10_000}`, amount: (i % 100_000) / 100, currency: 'EUR', status: i % 7 === 0 ? 'refunded' : 'paid', ts: 1_760_000_000_000 + i };
+}
+
+function records(from: number, count: number): SinkRecord[] {
+  const out: SinkRecord[] = new Array(count);
+  for (let k = 0; k < count; k++) {
+    const i = from + k;
+    out[k] = { topic: 'orders', kafkaPartition: 0, kafkaOffset: i, originalTopic: 'orders', originalKafkaPartition: 0, originalKafkaOffset: i, key: null, value: value(i) };
+  }
+  return out;
+}
+
+const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
+
+function context(): SinkTaskContext {
+  return {
+    connectorName: 'bench',
+    taskId: 0,
+    logger: quiet,
+    signal: new AbortController().signal,
+    reportProgress() {},
+    assignment: () => [{ topic: 'orders', partition: 0 }],
+    pause() {},
+    resume() {},
+    requestCommit() {},
+    async reportError(_r, e) {
+      throw e;
+    },
+  };
+}
+
+async function stats(url: string): Promise<{ requests: number; records: number }> {
+  return (await (await fetch(url)).json()) as { requests: number; records: number };
+}
+
+async function reset(url: string): Promise<void> {
+  await fetch(`${url}/reset`, { method: 'POST' });
+}
+
+async function ours(url: string, total: number, batched: boolean): Promise<number> {
+  await reset(url);
+  const task = new HttpSinkTask();
+  await task.start(
+    { 'http.url': `${url}/ingest`, 'batching.enabled': String(batched), 'batch.max.size': String(BATCH), 'http.max.concurrency': String(CONCURRENCY) },
+    context(),
+  );
+  // Records are built before the clock starts (the runtime hands them over built), 100k at a time.
+  let ms = 0;
+  for (let chunk = 0; chunk < total; chunk += 100_000) {
+    const puts: SinkRecord[][] = [];
+    for (let i = chunk; i < Math.min(total, chunk + 100_000); i += PUT_SIZE) puts.push(records(i, Math.min(PUT_SIZE, total - i, chunk + 100_000 - i)));
+    const start = performance.now();
+    for (const batch of puts) await task.put(batch);
+    await task.flush(new Map());
+    ms += performance.now() - start;
+  }
+  const seconds = ms / 1000;
+  await task.stop();
+  const got = await stats(url);
+  if (got.records !== total) throw new Error(`the server counted ${got.records} records, expected ${total}`);
+  return total / seconds;
+}
+
+async function ceiling(url: string, total: number, batched: boolean): Promise<number> {
+  await reset(url);
+  const perRequest = batched ? BATCH : 1;
+  const body = batched ? records(0, BATCH).map((r) => JSON.stringify(r.value)).join('\n') : JSON.stringify(value(0));
+  const amount = Math.ceil(total / perRequest);
+  const start = performance.now();
+  const result = await autocannon({
+    url: `${url}/ingest`,
+    method: 'POST',
+    body,
+    headers: { 'content-type': batched ? 'application/x-ndjson' : 'application/json' },
+    connections: CONCURRENCY,
+    amount,
+  });
+  // autocannon's own duration is coarse (whole seconds on short runs): time it here.
+  const seconds = (performance.now() - start) / 1000;
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`autocannon saw ${result.non2xx} non-2xx and ${result.errors} errors`);
+  const got = await stats(url);
+  if (got.requests !== result.requests.total) throw new Error(`the server counted ${got.requests} requests, autocannon ${result.requests.total}`);
+  return (result.requests.total * perRequest) / seconds;
+}
+
+export async function run(): Promise<void> {
+  const server = spawn(process.execPath, ['-e', SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve) => server.stdout!.once('data', (d) => resolve(Number(String(d).trim()))));
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    const rows: Array<Record<string, string | number>> = [];
+    for (const [mode, batched, total] of [['batched (NDJSON)', true, N], ['unbatched', false, N_SINGLE]] as const) {
+      const c: number[] = [];
+      const o: number[] = [];
+      for (let r = 0; r < RUNS; r++) {
+        c.push(await ceiling(url, total, batched));
+        o.push(await ours(url, total, batched));
+      }
+      const ceil = median(c);
+      const mine = median(o);
+      rows.push({ mode, records: total, 'autocannon records/s': Math.round(ceil), 'http sink records/s': Math.round(mine), 'ours / ceiling': `${((mine / ceil) * 100).toFixed(0)}%` });
+    }
+    printTable(`HTTP sink -> local server answering 200 (${CONCURRENCY} connections, batch ${BATCH}, ${RUNS} run(s), medians)`, rows);
+  } finally {
+    await stopChild(server);
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await run();
