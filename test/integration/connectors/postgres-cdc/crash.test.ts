@@ -16,7 +16,7 @@ const slot = pgName('slot');
 const publication = pgName('pub');
 const prefix = pgName('srv');
 const topic = `${prefix}.public.${table}`;
-const ROWS = 4000;
+const ROWS = 20_000;
 
 interface Event { op: string; before: { id: number } | null; after: { id: number; v: number } | null }
 
@@ -74,7 +74,7 @@ describe('postgres-cdc crash (kill -9) and restart', () => {
       name: 'pg-source',
       config: {
         'connector.class': 'io.debezium.connector.postgresql.PostgresConnector',
-        ...baseConfig({ slot, publication, prefix }, { 'table.include.list': `public.${table}`, 'snapshot.fetch.size': '50', 'tombstones.on.delete': 'false' }),
+        ...baseConfig({ slot, publication, prefix }, { 'table.include.list': `public.${table}`, 'snapshot.fetch.size': '20', 'tombstones.on.delete': 'false' }),
       },
     }));
     writeFileSync(join(connectors, 'sink.json'), JSON.stringify({ name: 'pg-sink', config: { 'connector.class': 'FileStreamSink', topics: topic, file: out } }));
@@ -83,10 +83,10 @@ describe('postgres-cdc crash (kill -9) and restart', () => {
     let worker: WorkerProcess = await startWorkerProcess({ stateDir, env });
     const written: Array<[number, number]> = [];
     try {
-      // Crash 1: mid-snapshot (the table is read 50 rows at a time), with writes going on.
+      // Crash 1: mid-snapshot (the table is read 20 rows at a time); then writes while it is down.
       await eventually(async () => readEvents(out).length >= 300, 30_000, 'part of the snapshot');
-      for (let i = 0; i < 20; i++) await writeSome(written);
       await worker.kill9();
+      for (let i = 0; i < 20; i++) await writeSome(written);
       const afterFirst = readEvents(out).length;
       expect(afterFirst).toBeLessThan(ROWS);
       worker = await startWorkerProcess({ stateDir, env });
