@@ -90,7 +90,7 @@ const storeKeys = {
   },
   'aws.access.key.id': { type: 'password', default: null, doc: 'Access key id; empty uses the AWS SDK\'s default credential chain (environment, profile, instance role).', importance: 'high', group: 'S3' },
   'aws.secret.access.key': { type: 'password', default: null, doc: 'Secret access key, with aws.access.key.id.', importance: 'high', group: 'S3' },
-  's3.retry.backoff.ms': { type: 'long', default: 200, doc: 'First backoff of the AWS SDK\'s own retries (it doubles); after the SDK gives up the runtime retries the whole call.', importance: 'low', group: 'S3', validate: range(0) },
+  's3.retry.backoff.ms': { type: 'long', default: 200, doc: 'Accepted for compatibility with Confluent\'s configs and not used: the AWS SDK\'s standard retry strategy backs off exponentially with jitter by itself; after it gives up, the runtime retries the whole call with its own backoff (errors.retry.*).', importance: 'low', group: 'S3', validate: range(0) },
   's3.part.retries': { type: 'int', default: 3, doc: 'How many times the AWS SDK retries one request (5xx, SlowDown, network) before the error reaches the runtime.', importance: 'low', group: 'S3', validate: range(0, 20) },
 } as const;
 

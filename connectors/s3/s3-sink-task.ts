@@ -323,7 +323,7 @@ function isWritten(st: PartitionState, encoded: string, offset: number): boolean
 
 export function storeOptions(c: {
   's3.bucket.name': string; 's3.region': string; 'store.url': string; 's3.path.style.access.enabled': boolean;
-  'aws.access.key.id': string | null; 'aws.secret.access.key': string | null; 's3.part.retries': number; 's3.retry.backoff.ms': number;
+  'aws.access.key.id': string | null; 'aws.secret.access.key': string | null; 's3.part.retries': number;
 } & Record<string, unknown>) {
   return {
     url: c['store.url'],
@@ -334,6 +334,5 @@ export function storeOptions(c: {
     secretAccessKey: c['aws.secret.access.key'],
     partSize: typeof c['s3.part.size'] === 'number' ? c['s3.part.size'] : 25 * 1024 * 1024,
     retries: c['s3.part.retries'],
-    retryBackoffMs: c['s3.retry.backoff.ms'],
   };
 }

@@ -42,7 +42,6 @@ export interface StoreOptions {
   secretAccessKey: string | null;
   partSize: number;
   retries: number;
-  retryBackoffMs: number;
 }
 
 export function openStore(o: StoreOptions): ObjectStore {
@@ -140,28 +139,36 @@ class S3Store implements ObjectStore {
   }
 
   private translate(e: unknown, what: string): Error {
-    const err = e as Error & { $metadata?: { httpStatusCode?: number }; Code?: string; code?: string; $retryable?: unknown };
-    const status = err.$metadata?.httpStatusCode;
-    const code = err.name === 'Error' && err.Code ? err.Code : err.name;
-    const prefix = `Cannot ${what} in ${this.where}`;
-    if (code === 'NoSuchBucket' || (code === 'NotFound' && what.startsWith('check bucket'))) {
-      const message = `${prefix}: the bucket ${this.o.bucket} does not exist. Create it, or fix s3.bucket.name.`;
-      return new ConfigError(message, [{ name: 's3.bucket.name', message }], { cause: e });
-    }
-    if (CREDENTIAL_CODES.has(code) || status === 403 || status === 401) {
-      const message = `${prefix}: access denied (${code}). Check aws.access.key.id and aws.secret.access.key and the bucket's permissions.`;
-      return new ConfigError(message, [{ name: 'aws.access.key.id', message }], { cause: e });
-    }
-    if (RETRIABLE_CODES.has(code) || (status !== undefined && (status >= 500 || status === 429))) {
-      return new RetriableError(`${prefix}: ${code} (HTTP ${status ?? '?'}): ${err.message}. Retrying.`, { cause: e });
-    }
-    if (status === undefined) {
-      // No HTTP response at all: connection refused, DNS, timeout.
-      const net = err.code ?? code;
-      return new RetriableError(`${prefix}: the endpoint ${this.o.url || 'AWS S3'} cannot be reached (${net}: ${err.message}). Check store.url; retrying.`, { cause: e });
-    }
-    return new FatalError(`${prefix}: ${code} (HTTP ${status}): ${err.message}`, { cause: e });
+    return classifyS3Error(e, `Cannot ${what} in ${this.where}`, { bucket: this.o.bucket, url: this.o.url, checkingBucket: what.startsWith('check bucket') });
   }
+}
+
+/**
+ * An AWS SDK error as one of the API's classes: what the user must fix (missing bucket, credentials)
+ * is a ConfigError naming the field; what may pass (5xx, SlowDown and other throttling, no
+ * response at all) is a RetriableError; anything else is fatal.
+ */
+export function classifyS3Error(e: unknown, prefix: string, o: { bucket: string; url: string; checkingBucket?: boolean }): Error {
+  const err = e as Error & { $metadata?: { httpStatusCode?: number }; Code?: string; code?: string };
+  const status = err.$metadata?.httpStatusCode;
+  const code = err.name === 'Error' && err.Code ? err.Code : err.name;
+  if (code === 'NoSuchBucket' || (o.checkingBucket && (code === 'NotFound' || status === 404))) {
+    const message = `${prefix}: the bucket ${o.bucket} does not exist. Create it, or fix s3.bucket.name.`;
+    return new ConfigError(message, [{ name: 's3.bucket.name', message }], { cause: e });
+  }
+  if (CREDENTIAL_CODES.has(code) || status === 403 || status === 401) {
+    const message = `${prefix}: access denied (${code}). Check aws.access.key.id and aws.secret.access.key and the bucket's permissions.`;
+    return new ConfigError(message, [{ name: 'aws.access.key.id', message }], { cause: e });
+  }
+  if (RETRIABLE_CODES.has(code) || (status !== undefined && (status >= 500 || status === 429))) {
+    return new RetriableError(`${prefix}: ${code} (HTTP ${status ?? '?'}): ${err.message}. Retrying.`, { cause: e });
+  }
+  if (status === undefined) {
+    // No HTTP response at all: connection refused, DNS, timeout.
+    const net = err.code ?? code;
+    return new RetriableError(`${prefix}: the endpoint ${o.url || 'AWS S3'} cannot be reached (${net}: ${err.message}). Check store.url; retrying.`, { cause: e });
+  }
+  return new FatalError(`${prefix}: ${code} (HTTP ${status}): ${err.message}`, { cause: e });
 }
 
 // ---- local folder ---------------------------------------------------------------------------
