@@ -151,7 +151,7 @@ export const httpSinkConfig = defineConfig({
   'max.retries': {
     type: 'int',
     default: 1,
-    doc: 'Retries of one request, in the task, on network errors, timeouts, 408, 429 and 5xx before the put fails with a retriable error (the runtime then calls put again after its own backoff, per errors.retry.timeout: by default forever, blocking the partition).',
+    doc: 'Retries of one request, in the task, on network errors, timeouts, 408, 429 and 5xx; then put or flush fails with a retriable error and the runtime calls again after its own backoff (per errors.retry.timeout: by default forever, blocking the partition), sending that request first.',
     importance: 'medium',
     validate: range(0, 1_000_000),
   },

@@ -114,6 +114,33 @@ describe('HTTP sink against a real server', () => {
   });
 });
 
+describe('HTTP sink limits', () => {
+  it('keeps at most http.max.concurrency requests in flight', async () => {
+    let open = 0;
+    let most = 0;
+    const s = await server((_q, res) => {
+      most = Math.max(most, ++open);
+      setTimeout(() => {
+        open--;
+        res.end('ok');
+      }, 30);
+    });
+    const { task: t } = await task({ 'http.url': `${s.url}/x`, 'http.max.concurrency': '3' });
+    await deliver(t, sinkRecords(Array.from({ length: 12 }, (_, n) => ({ n }))));
+    expect(s.requests).toHaveLength(12);
+    expect(most).toBe(3);
+  });
+
+  it('spaces requests out to http.rate.limit per second', async () => {
+    const s = await server();
+    const { task: t } = await task({ 'http.url': `${s.url}/x`, 'http.rate.limit': '5', 'http.max.concurrency': '4' });
+    await deliver(t, sinkRecords(Array.from({ length: 6 }, (_, n) => ({ n }))));
+    expect(s.requests).toHaveLength(6);
+    // One token at the start, then one every 200 ms: the sixth request is a second after the first.
+    expect(s.requests[5].at - s.requests[0].at).toBeGreaterThanOrEqual(900);
+  });
+});
+
 describe('HTTP sink retries', () => {
   it('retries 500s with backoff and then delivers', async () => {
     const s = await server((_q, res, i) => {

@@ -13,6 +13,7 @@ let target: TestServer;
 let receiverUrl = '';
 const topic = uniqueName('http-in');
 const dlq = uniqueName('http-dlq');
+const apiKey = `key-${uniqueName('secret')}`;
 
 async function running(name: string): Promise<boolean> {
   const s = await http('GET', `${worker.url}/connectors/${name}/status`);
@@ -24,7 +25,7 @@ beforeAll(async () => {
     res.statusCode = req.body.includes('"bad"') ? 400 : 200;
     res.end(res.statusCode === 400 ? '{"error":"bad is not allowed"}' : 'ok');
   });
-  worker = await startWorkerProcess();
+  worker = await startWorkerProcess({ env: { HOOK_API_KEY: apiKey } });
   const port = await freePort();
   receiverUrl = `http://127.0.0.1:${port}/in`;
   const created = await Promise.all([
@@ -39,6 +40,10 @@ beforeAll(async () => {
         topics: topic,
         'http.url': `${target.url}/out/\${topic}`,
         'http.allowed.hosts': '127.0.0.1',
+        // A header from a config provider: resolved on the worker, never stored or logged.
+        'http.authorization.type': 'static',
+        'http.authorization.header': 'X-API-Key',
+        'http.headers.authorization': '${env:HOOK_API_KEY}',
         'errors.tolerance': 'all',
         'errors.deadletterqueue.topic.name': dlq,
         'errors.deadletterqueue.context.headers.enable': 'true',
@@ -62,7 +67,10 @@ describe('HTTP receiver -> topic -> HTTP sink in a worker process', () => {
     // Answered only after the sink flushed: the target already has them.
     const bodies = target.requests.map((r) => JSON.parse(r.body));
     expect(bodies).toEqual([{ id: 'a1' }, { id: 'a2', bad: true }, { id: 'a3' }]);
-    expect(target.requests.every((r) => r.url === `/out/${topic}`)).toBe(true);
+    expect(target.requests.every((r) => r.url === `/out/${topic}` && r.headers['x-api-key'] === apiKey)).toBe(true);
+    expect(worker.output()).not.toContain(apiKey);
+    const stored = await http('GET', `${worker.url}/connectors/hooks-out/config`);
+    expect(JSON.stringify(stored.body)).not.toContain(apiKey);
     const dlqFile = join(worker.stateDir, 'dlq', `${dlq}.jsonl`);
     const lines = (await eventually(async () => (await readFile(dlqFile, 'utf8')).trim(), 10_000, 'DLQ file')).split('\n').map((l) => JSON.parse(l));
     expect(lines).toHaveLength(1);
