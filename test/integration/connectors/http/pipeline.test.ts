@@ -95,4 +95,17 @@ describe('HTTP receiver -> topic -> HTTP sink in a worker process', () => {
     // Each 200 came after its records were delivered, so they are all there already.
     expect(new Set(arrived)).toEqual(accepted);
   });
+
+  it('rejects invalid URLs and templates at validation with the field named', async () => {
+    const v = await http('PUT', `${worker.url}/connector-plugins/HttpSink/config/validate`, {
+      'connector.class': 'HttpSink', name: 'bad', topics: 'x', 'http.url': 'http://127.0.0.1/${nope}',
+    });
+    expect(v.status).toBe(200);
+    expect(v.body.error_count).toBeGreaterThan(0);
+    const field = v.body.configs.find((c: { value: { name: string } }) => c.value.name === 'http.url');
+    expect(field.value.errors.join(' ')).toContain('Unknown placeholder');
+    const created = await http('POST', `${worker.url}/connectors`, { name: 'bad-url', config: { 'connector.class': 'HttpSink', topics: 'x', 'http.url': 'not a url' } });
+    expect(created.status).toBe(400);
+    expect(created.body.message).toContain('http.url');
+  });
 });
