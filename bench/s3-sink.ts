@@ -11,7 +11,8 @@
  *   worker's peak RSS.
  *
  * Needs the test services (`npm run services:up`). Prints medians; never fails on a time.
- *   node bench/s3-sink.ts            BENCH_RECORDS=1000000 BENCH_RUNS=1 by default
+ *   node bench/s3-sink.ts            BENCH_RECORDS=1000000 BENCH_RUNS=1 by default;
+ *   BENCH_FLUSH_SIZE (N/20: five objects per partition), BENCH_FORMATS=json,parquet
  */
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -27,7 +28,8 @@ const N = Number(process.env.BENCH_RECORDS ?? 1_000_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 1);
 // Each partition gets exactly N / PARTITIONS records: five full objects each, so no tail waits for a timer.
 const PARTITIONS = 4;
-const FLUSH_SIZE = Math.max(1, Math.floor(N / PARTITIONS / 5));
+const FLUSH_SIZE = Number(process.env.BENCH_FLUSH_SIZE ?? Math.max(1, Math.floor(N / PARTITIONS / 5)));
+const FORMATS = (process.env.BENCH_FORMATS ?? 'json,parquet').split(',');
 const PART_SIZE = 5 * 1024 * 1024;
 
 const s3 = new S3Client({
@@ -178,11 +180,12 @@ export async function run(): Promise<void> {
   const jsonTopic = uniqueName('bench-s3-json');
   const pqTopic = uniqueName('bench-s3-parquet');
   console.log(`s3 sink: ${N.toLocaleString('en-US')} records, ${RUNS} run(s), medians; flush.size ${FLUSH_SIZE}, s3.part.size ${PART_SIZE / 1024 / 1024} MiB, ${PARTITIONS} partitions`);
-  const jsonBytes = await produce(jsonTopic, false);
-  const pqBytes = await produce(pqTopic, true);
+  const jsonBytes = FORMATS.includes('json') ? await produce(jsonTopic, false) : 0;
+  const pqBytes = FORMATS.includes('parquet') ? await produce(pqTopic, true) : 0;
   console.log(`produced: ${Math.round(jsonBytes)} B per schemaless JSON record, ${Math.round(pqBytes)} B per schema-envelope record`);
   const rows: Array<Record<string, string | number>> = [];
   for (const [format, topic] of [['json', jsonTopic], ['parquet', pqTopic]] as const) {
+    if (!FORMATS.includes(format)) continue;
     const c: number[] = [];
     const o: Array<{ rate: number; peakMb: number }> = [];
     for (let i = 0; i < RUNS; i++) {

@@ -51,6 +51,7 @@ export function newBuilder(o: FormatOptions, first: SinkRecord): FileBuilder {
 class LinesBuilder implements FileBuilder {
   private chunks: Array<string | Buffer> = [];
   count = 0;
+  /** Exact UTF-8 bytes so far, newlines included: finish() writes them into one buffer of this size. */
   size = 0;
   private readonly toLine: (r: SinkRecord) => string | Buffer;
   private readonly o: FormatOptions;
@@ -68,31 +69,22 @@ class LinesBuilder implements FileBuilder {
     const line = this.toLine(r);
     this.chunks.push(line);
     this.count++;
-    this.size += line.length + 1;
+    this.size += (typeof line === 'string' ? Buffer.byteLength(line) : line.length) + 1;
   }
 
   async finish(): Promise<Buffer> {
-    const parts: Buffer[] = [];
-    let text: string[] = [];
-    const flushText = () => {
-      if (text.length > 0) parts.push(Buffer.from(text.join(''), 'utf8'));
-      text = [];
-    };
+    // One allocation, one copy of each line; the lines are released at once.
+    const raw = Buffer.allocUnsafe(this.size);
+    let at = 0;
     for (const c of this.chunks) {
-      if (typeof c === 'string') text.push(c, '\n');
-      else {
-        flushText();
-        parts.push(c, NEWLINE);
-      }
+      at += typeof c === 'string' ? raw.write(c, at) : c.copy(raw, at);
+      raw[at++] = 0x0a;
     }
-    flushText();
-    const raw = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    this.chunks = [];
     if (this.o.compression !== 'gzip') return raw;
     return gzip(raw, { level: this.o.compressionLevel });
   }
 }
-
-const NEWLINE = Buffer.from('\n');
 
 /** The value as one line of JSON, as Confluent's JsonFormat writes it (schemaless): bytes as base64, Dates as epoch millis, bigints as numbers. */
 export function jsonLine(r: SinkRecord): string {

@@ -87,6 +87,16 @@ describe('S3 sink (file:// store)', () => {
     await task.stop();
   });
 
+  it('bytes format: raw values, newline-separated, .bin; a non-bytes value goes to the DLQ', async () => {
+    const root = tempDir('s3sink');
+    const { task, ctx } = await startTask(root, { 'format.class': 'io.confluent.connect.s3.format.bytearray.ByteArrayFormat', 'flush.size': '2' });
+    await task.put(sinkRecords([Buffer.from([0xff, 0x00]), { not: 'bytes' }, 'héllo'], 'raw', 0));
+    expect(files(root)).toEqual(['topics/raw/partition=0/raw+0+0000000000.bin']);
+    expect(readFileSync(join(root, files(root)[0]))).toEqual(Buffer.concat([Buffer.from([0xff, 0x00, 0x0a]), Buffer.from('héllo\n')]));
+    expect(ctx.errors.map((e) => e.record.kafkaOffset)).toEqual([1]);
+    await task.stop();
+  });
+
   it('field partitioner: one folder per value, a record without the field goes to the DLQ', async () => {
     const root = tempDir('s3sink');
     const { task, ctx } = await startTask(root, { 'partitioner.class': 'io.confluent.connect.storage.partitioner.FieldPartitioner', 'partition.field.name': 'country', 'flush.size': '2' });
