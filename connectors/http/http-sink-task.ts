@@ -254,9 +254,9 @@ export class HttpSinkTask implements SinkTask {
       return { url, records, index, body: bodyOf(v), contentType: explicit ?? (text ? 'text/plain; charset=utf-8' : 'application/json') };
     }
     if (this.cfg['batch.format'] === 'json-array') {
-      return { url, records, index, body: `[${records.map((r) => jsonOf(r.value)).join(',')}]`, contentType: explicit ?? 'application/json' };
+      return { url, records, index, body: jsonArrayOf(records), contentType: explicit ?? 'application/json' };
     }
-    const body = this.cfg['batch.prefix'] + records.map((r) => bodyOf(r.value)).join(this.cfg['batch.separator']) + this.cfg['batch.suffix'];
+    const body = this.cfg['batch.prefix'] + linesOf(records, this.cfg['batch.separator']) + this.cfg['batch.suffix'];
     return { url, records, index, body, contentType: explicit ?? 'application/x-ndjson' };
   }
 
@@ -349,6 +349,51 @@ function rejectionError(req: Request, res: HttpResponse, method: string): DataEr
 function snippet(body: string): string {
   const s = body.length > 1000 ? `${body.slice(0, 1000)}…` : body;
   return s.replace(/\s+/g, ' ').trim();
+}
+
+/**
+ * The bodies of a batch joined by `separator`. The fast path stringifies without a replacer and
+ * checks the joined text once for a serialized Buffer, rather than each value (the check per value
+ * was a fifth of the sink's CPU in the benchmark).
+ */
+function linesOf(records: SinkRecord[], separator: string): string {
+  const parts: string[] = new Array(records.length);
+  let plain = true;
+  for (let i = 0; i < records.length; i++) {
+    const v = records[i].value;
+    if (typeof v === 'string') parts[i] = v;
+    else if (v instanceof Uint8Array) parts[i] = Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8');
+    else {
+      let text: string | undefined;
+      try {
+        text = JSON.stringify(v);
+      } catch {
+        // a bigint somewhere
+      }
+      if (text === undefined) {
+        plain = false;
+        break;
+      }
+      parts[i] = text;
+    }
+  }
+  if (plain) {
+    const body = parts.join(separator);
+    if (!body.includes('"type":"Buffer"')) return body;
+  }
+  return records.map((r) => bodyOf(r.value)).join(separator);
+}
+
+function jsonArrayOf(records: SinkRecord[]): string {
+  const values = records.map((r) => r.value);
+  let body: string | undefined;
+  try {
+    body = JSON.stringify(values);
+  } catch {
+    // a bigint somewhere
+  }
+  if (body !== undefined && !body.includes('"type":"Buffer"')) return body;
+  return `[${values.map(jsonOf).join(',')}]`;
 }
 
 /** A record's body on its own: strings and bytes as they are, anything else as JSON. */

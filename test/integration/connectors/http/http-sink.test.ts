@@ -68,6 +68,13 @@ describe('HTTP sink against a real server', () => {
     await deliver(arr, sinkRecords([{ a: 1 }, 'two', 3]));
     expect(s.requests[3].url).toBe('/arr');
     expect(JSON.parse(s.requests[3].body)).toEqual([{ a: 1 }, 'two', 3]);
+
+    // Bytes inside values become base64, int64 past 2^53 a string, in both formats.
+    await deliver(nd, sinkRecords([{ b: Buffer.from('hi') }, { big: 2n ** 60n }, 'text']));
+    expect(s.requests[4].body).toBe('{"b":"aGk="}\n{"big":"1152921504606846976"}');
+    expect(s.requests[5].body).toBe('text');
+    await deliver(arr, sinkRecords([{ b: Buffer.from('hi') }, 7]));
+    expect(JSON.parse(s.requests[6].body)).toEqual([{ b: 'aGk=' }, 7]);
   });
 
   it('renders ${topic}, ${key}, ${value.x} and ${partition} per record, URL-encoded, and batches only equal URLs', async () => {
