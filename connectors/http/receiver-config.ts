@@ -5,7 +5,7 @@ export const httpReceiverConfig = defineConfig({
   'http.listener.host': {
     type: 'string',
     default: '127.0.0.1',
-    doc: 'The address the receiver listens on (0.0.0.0 for every interface; then set an authentication type).',
+    doc: 'The address the receiver listens on. Any address other than loopback (0.0.0.0 for every interface, say) requires http.receiver.auth.type secret or hmac-sha256.',
     importance: 'medium',
   },
   'http.listener.port': { type: 'int', doc: 'The port the receiver owns.', importance: 'high', validate: range(1, 65_535) },
@@ -37,6 +37,10 @@ export const httpReceiverConfig = defineConfig({
     validate: custom<string>((v, all) => {
       if (!['none', 'secret', 'hmac-sha256'].includes(v)) return 'Must be one of none, secret, hmac-sha256.';
       if (v !== 'none' && !all['http.receiver.secret']) return `${v} authentication needs http.receiver.secret.`;
+      const host = String(all['http.listener.host'] ?? '127.0.0.1');
+      if (v === 'none' && !['127.0.0.1', 'localhost', '::1'].includes(host)) {
+        return `A receiver listening on ${host} (beyond this machine) needs authentication: set secret or hmac-sha256 with http.receiver.secret.`;
+      }
       return undefined;
     }, '[none, secret, hmac-sha256]'),
   },

@@ -116,5 +116,7 @@ describe('HTTP receiver', () => {
   it('rejects a bad listener config naming the field', () => {
     expect(httpReceiverConfig.errors({ topic: 't', 'http.listener.port': '70000' }).map((e) => e.name)).toEqual(['http.listener.port']);
     expect(httpReceiverConfig.errors({ topic: 't', 'http.listener.port': '8080', 'http.receiver.auth.type': 'hmac-sha256' }).map((e) => e.name)).toEqual(['http.receiver.auth.type']);
+    expect(httpReceiverConfig.errors({ topic: 't', 'http.listener.port': '8080', 'http.listener.host': '0.0.0.0' }).map((e) => e.name)).toEqual(['http.receiver.auth.type']);
+    expect(httpReceiverConfig.errors({ topic: 't', 'http.listener.port': '8080', 'http.listener.host': '0.0.0.0', 'http.receiver.auth.type': 'secret', 'http.receiver.secret': 's' })).toEqual([]);
   });
 });
