@@ -52,6 +52,8 @@ interface PartitionState {
   /** One past the highest offset handed to put (taken or not: a put may fail half-way). */
   delivered: number | undefined;
   recovered: boolean;
+  /** Where consumption resumed after the assignment. */
+  resumedAt: number;
   /** Offset ranges per folder already in the store from the resume point on. */
   written: Map<string, Array<{ start: number; end: number }>>;
 }
@@ -180,6 +182,15 @@ export class S3SinkTask implements SinkTask {
           offset = Math.min(offset, st.nextOffset);
         }
         for (const f of st.files.values()) offset = Math.min(offset, f.startOffset);
+        // Never commit inside an object found at assignment whose records are still being skipped:
+        // a restart from there would not look for that object (it starts before the new resume point).
+        const next = st.nextOffset ?? 0;
+        for (const [folder, ranges] of st.written) {
+          const live = ranges.filter((r) => r.end >= next);
+          if (live.length === 0) st.written.delete(folder);
+          else if (live.length < ranges.length) st.written.set(folder, live);
+          for (const r of live) if (r.start >= st.resumedAt && r.start < next) offset = Math.min(offset, r.start);
+        }
       }
       safe.set(key, { ...o, offset });
     }
@@ -304,6 +315,7 @@ export class S3SinkTask implements SinkTask {
       st.written.set(f.encoded, ranges);
     }
     st.recovered = true;
+    st.resumedAt = from;
     if (st.written.size > 0) {
       this.context.logger.info({ topic: st.topic, partition: st.partition, from, objects: [...st.written.values()].reduce((n, r) => n + r.length, 0) }, 'objects already written past the committed offset; their records are not written again');
     }
@@ -311,7 +323,7 @@ export class S3SinkTask implements SinkTask {
 }
 
 function newState(tp: TopicPartition): PartitionState {
-  return { topic: tp.topic, partition: tp.partition, files: new Map(), nextOffset: undefined, delivered: undefined, recovered: false, written: new Map() };
+  return { topic: tp.topic, partition: tp.partition, files: new Map(), nextOffset: undefined, delivered: undefined, recovered: false, resumedAt: 0, written: new Map() };
 }
 
 function isWritten(st: PartitionState, encoded: string, offset: number): boolean {

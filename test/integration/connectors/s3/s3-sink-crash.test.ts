@@ -86,14 +86,17 @@ describe('S3 sink: kill -9 mid-stream', () => {
     }
 
     const seen = new Map<string, number>();
+    const where = new Map<string, string[]>();
     await eventually(async () => {
       seen.clear();
+      where.clear();
       for (const key of await listAll()) {
         for (const line of (await readObject(key)).split('\n')) {
           if (!line) continue;
           const v = JSON.parse(line) as { task: number; seq: number };
           const id = `${v.task}-${v.seq}`;
           seen.set(id, (seen.get(id) ?? 0) + 1);
+          where.set(id, [...(where.get(id) ?? []), key.slice(key.lastIndexOf('/') + 1)]);
         }
       }
       return [...seen.values()].reduce((a, b) => a + b, 0) >= total;
@@ -101,6 +104,8 @@ describe('S3 sink: kill -9 mid-stream', () => {
     expect(await sink.stop()).toBe(0);
 
     const copies = [...seen.values()];
+    const twice = [...where].filter(([, keys]) => keys.length > 1);
+    expect(twice.slice(0, 5), `records in more than one object (${twice.length}); worker log:\n${sink.output().slice(-3000)}`).toEqual([]);
     expect(copies.reduce((a, b) => a + b, 0)).toBe(total);
     expect(copies.filter((c) => c !== 1)).toEqual([]);
     for (const task of [0, 1]) for (let s = 0; s < total / 2; s++) expect(seen.has(`${task}-${s}`)).toBe(true);

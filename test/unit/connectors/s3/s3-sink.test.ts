@@ -77,6 +77,29 @@ describe('S3 sink (file:// store)', () => {
     await task.stop();
   });
 
+  it('while re-delivered records are being skipped, the commit stays at the start of the object they are in', async () => {
+    const root = tempDir('s3sink');
+    let { task } = await startTask(root, { 'flush.size': '4' });
+    task.open([{ topic: 'k', partition: 0 }]);
+    const all = sinkRecords(Array.from({ length: 12 }, (_, i) => ({ seq: i })), 'k', 0, 100);
+    await task.put(all.slice(0, 10)); // objects 100-103 and 104-107 uploaded, then a crash before the commit
+    await task.stop();
+
+    ({ task } = await startTask(root, { 'flush.size': '4' }));
+    task.open([{ topic: 'k', partition: 0 }]);
+    await task.put(all.slice(0, 6)); // re-delivery reached 105: inside 104-107
+    expect((await task.flush(offsetsOf('k', 0, 106))).get('k-0')!.offset).toBe(104);
+    await task.stop(); // second crash: consumption resumes at the committed 104
+
+    ({ task } = await startTask(root, { 'flush.size': '3' }));
+    task.open([{ topic: 'k', partition: 0 }]);
+    await task.put(all.slice(4));
+    await task.flush(offsetsOf('k', 0, 112));
+    const seqs = files(root).flatMap((f) => lines(join(root, f)).map((v: { seq: number }) => v.seq)).sort((a, b) => a - b);
+    expect(seqs).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]); // 11 is in the open object; none twice
+    await task.stop();
+  });
+
   it('gzip, topics.dir and file.delim', async () => {
     const root = tempDir('s3sink');
     const { task } = await startTask(root, { 's3.compression.type': 'gzip', 'topics.dir': 'lake/raw', 'file.delim': '_', 'flush.size': '2' });
