@@ -1,7 +1,8 @@
 import { DataError, FatalError, RetriableError } from '../../runtime/api/index.ts';
 import type { Logger, SinkOffsets, SinkRecord, SinkTask, SinkTaskContext, TaskConfig } from '../../runtime/api/index.ts';
 import { Allowlist } from './allowlist.ts';
-import { DurableRetries, type JobOutcome, type RetryJob } from './durable-retries.ts';
+// BullMQ (and ioredis) load only when redis.url is set: they cost a worker ~30 MB and most of a second to import.
+import type { DurableRetries, JobOutcome, RetryJob } from './durable-retries.ts';
 import { HttpClient, NetworkError, backoffMs, parseRetryAfter, redactUrl, type HttpResponse } from './http-client.ts';
 import { httpSinkConfig } from './sink-config.ts';
 import { sleep } from './sleep.ts';
@@ -64,6 +65,7 @@ export class HttpSinkTask implements SinkTask {
     this.bucket = rate > 0 ? new TokenBucket(rate, Math.max(1, rate)) : null;
     const redisUrl = this.cfg['redis.url'];
     if (redisUrl) {
+      const { DurableRetries } = await import('./durable-retries.ts');
       this.durable = new DurableRetries({
         redisUrl,
         queueName: this.cfg['retry.queue.name'] ?? `tributary-http-sink-${context.connectorName}`,
