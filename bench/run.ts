@@ -1,6 +1,9 @@
 /** `npm run bench`: every benchmark, or those named on the command line (e.g. `npm run bench -- standalone-pipeline`). */
 const all: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   'standalone-pipeline': () => import('./standalone-pipeline.ts'),
+  'http-sink': () => import('./http-sink.ts'),
+  's3-sink': () => import('./s3-sink.ts'),
+  'postgres-cdc': () => import('./postgres-cdc.ts'),
 };
 
 import { execFileSync } from 'node:child_process';
