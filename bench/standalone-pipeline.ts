@@ -17,7 +17,7 @@ import { demoSource } from '../connectors/demo/index.ts';
 import { freePortSync } from './ports.ts';
 import { median, printTable, rssOf, spawnWorker, stopChild, waitHealthy } from './lib.ts';
 
-const N = Number(process.env.BENCH_RECORDS ?? 300_000);
+const N = Number(process.env.BENCH_RECORDS ?? 1_000_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 
 async function ceiling(): Promise<{ rate: number; perCpuSec: number }> {

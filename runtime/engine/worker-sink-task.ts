@@ -12,6 +12,9 @@ import type { BusConsumer, ConsumedRecord, ConsumerOptions, TopicBus } from './t
 
 type Transform = (r: SinkRecord) => SinkRecord | null;
 
+/** How long a sink waits for more records before flushing what it has. */
+const IDLE_FLUSH_MS = 50;
+
 export interface SinkTaskRunnerOptions {
   connectorName: string;
   taskId: number;
@@ -122,9 +125,12 @@ export class SinkTaskRunner {
           await this.gate.wait(signal);
           continue;
         }
-        const raw = await consumer.poll(this.o.maxPollRecords, Math.min(500, this.o.offsetFlushIntervalMs), signal);
+        // With records delivered but not flushed, wait only briefly: when the stream pauses, flush
+        // at once instead of holding the tail (and its sources' offsets) for a whole interval.
+        const wait = this.uncommitted > 0 ? IDLE_FLUSH_MS : Math.min(500, this.o.offsetFlushIntervalMs);
+        const raw = await consumer.poll(this.o.maxPollRecords, wait, signal);
         if (raw.length > 0) await this.deliver(raw, signal);
-        await this.maybeCommit(false);
+        await this.maybeCommit(raw.length === 0 && this.uncommitted > 0);
       }
     } catch (e) {
       if (!signal.aborted) this.fail(e);
