@@ -125,6 +125,8 @@ export const s3SinkConfig = defineConfig({
     validate: custom<number>((v) => (v === -1 || v > 0 ? undefined : 'Use -1 (off) or a positive number of milliseconds.')),
   },
   's3.part.size': { type: 'int', default: 25 * 1024 * 1024, doc: 'Part size of multipart uploads, in bytes; objects larger than this are uploaded in parts (5 MiB at least, as S3 requires).', importance: 'medium', group: 'S3', validate: range(5 * 1024 * 1024, 2_000_000_000) },
+  'format.bytearray.extension': { type: 'string', default: '.bin', doc: 'Bytes format: the object name extension (`.json` for JSON values passed through as they are, with value.converter=ByteArrayConverter).', importance: 'low', group: 'Storage' },
+  'format.bytearray.separator': { type: 'string', default: '\\n', doc: 'Bytes format: what follows each value (a newline by default; may be empty). Escapes \\n, \\r and \\t are understood.', importance: 'low', group: 'Storage' },
   's3.compression.type': { type: 'string', default: 'none', doc: 'Compression of JSON and bytes objects: `none` or `gzip` (adds `.gz` to the name).', importance: 'medium', group: 'S3', validate: oneOf(['none', 'gzip']) },
   's3.compression.level': { type: 'int', default: -1, doc: 'gzip level, -1 for the default (6).', importance: 'low', group: 'S3', validate: range(-1, 9) },
   'parquet.codec': { type: 'string', default: 'snappy', doc: 'Parquet page compression: `snappy` or `none` (names end `.snappy.parquet` or `.parquet`).', importance: 'low', group: 'Storage', validate: oneOf(['snappy', 'none', 'uncompressed']) },

@@ -29,11 +29,14 @@ export interface FormatOptions {
   compressionLevel: number;
   parquetCodec: 'snappy' | 'none';
   rowGroupSize: number;
+  /** bytes format: name extension and what follows each value. */
+  bytesExtension: string;
+  bytesSeparator: Buffer;
 }
 
 export function extension(o: FormatOptions): string {
   if (o.format === 'parquet') return o.parquetCodec === 'snappy' ? '.snappy.parquet' : '.parquet';
-  const base = o.format === 'json' ? '.json' : '.bin';
+  const base = o.format === 'json' ? '.json' : o.bytesExtension;
   return o.compression === 'gzip' ? `${base}.gz` : base;
 }
 
@@ -45,7 +48,7 @@ export function contentType(o: FormatOptions): string {
 
 export function newBuilder(o: FormatOptions, first: SinkRecord): FileBuilder {
   if (o.format === 'parquet') return new ParquetBuilder(first.valueSchema, o.parquetCodec, o.rowGroupSize, first.value);
-  return new LinesBuilder(o.format === 'json' ? jsonLine : bytesLine, o);
+  return new LinesBuilder(o.format === 'json' ? jsonLine : bytesLine, o, o.format === 'json' ? NEWLINE : o.bytesSeparator);
 }
 
 class LinesBuilder implements FileBuilder {
@@ -55,10 +58,12 @@ class LinesBuilder implements FileBuilder {
   size = 0;
   private readonly toLine: (r: SinkRecord) => string | Buffer;
   private readonly o: FormatOptions;
+  private readonly separator: Buffer;
 
-  constructor(toLine: (r: SinkRecord) => string | Buffer, o: FormatOptions) {
+  constructor(toLine: (r: SinkRecord) => string | Buffer, o: FormatOptions, separator: Buffer) {
     this.toLine = toLine;
     this.o = o;
+    this.separator = separator;
   }
 
   needsNewFile(): boolean {
@@ -69,22 +74,26 @@ class LinesBuilder implements FileBuilder {
     const line = this.toLine(r);
     this.chunks.push(line);
     this.count++;
-    this.size += (typeof line === 'string' ? Buffer.byteLength(line) : line.length) + 1;
+    this.size += (typeof line === 'string' ? Buffer.byteLength(line) : line.length) + this.separator.length;
   }
 
   async finish(): Promise<Buffer> {
     // One allocation, one copy of each line; the lines are released at once.
     const raw = Buffer.allocUnsafe(this.size);
+    const sep = this.separator;
     let at = 0;
     for (const c of this.chunks) {
       at += typeof c === 'string' ? raw.write(c, at) : c.copy(raw, at);
-      raw[at++] = 0x0a;
+      if (sep.length === 1) raw[at++] = sep[0];
+      else at += sep.copy(raw, at);
     }
     this.chunks = [];
     if (this.o.compression !== 'gzip') return raw;
     return gzip(raw, { level: this.o.compressionLevel });
   }
 }
+
+const NEWLINE = Buffer.from('\n');
 
 /** The value as one line of JSON, as Confluent's JsonFormat writes it (schemaless): bytes as base64, Dates as epoch millis, bigints as numbers. */
 export function jsonLine(r: SinkRecord): string {

@@ -86,6 +86,8 @@ export class S3SinkTask implements SinkTask {
       compressionLevel: c['s3.compression.level'],
       parquetCodec: c['parquet.codec'] === 'snappy' ? 'snappy' : 'none',
       rowGroupSize: c['parquet.row.group.size'],
+      bytesExtension: c['format.bytearray.extension'],
+      bytesSeparator: Buffer.from(c['format.bytearray.separator'].replace(/\\([nrt\\])/g, (_m, ch: string) => ({ n: '\n', r: '\r', t: '\t', '\\': '\\' })[ch] ?? ch), 'utf8'),
     };
     this.ext = extension(this.formatOptions);
     this.store = openStore(storeOptions(c));

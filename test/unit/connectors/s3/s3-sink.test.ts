@@ -120,6 +120,15 @@ describe('S3 sink (file:// store)', () => {
     await task.stop();
   });
 
+  it('bytes format passes JSON values through as JSON lines (format.bytearray.extension/.separator)', async () => {
+    const root = tempDir('s3sink');
+    const { task } = await startTask(root, { 'format.class': 'bytes', 'format.bytearray.extension': '.json', 'format.bytearray.separator': '\\r\\n', 'flush.size': '2' });
+    await task.put(sinkRecords([Buffer.from('{"a":1}'), Buffer.from('{"a":2}')], 'pass', 0));
+    expect(files(root)).toEqual(['topics/pass/partition=0/pass+0+0000000000.json']);
+    expect(readFileSync(join(root, files(root)[0]), 'utf8')).toBe('{"a":1}\r\n{"a":2}\r\n');
+    await task.stop();
+  });
+
   it('field partitioner: one folder per value, a record without the field goes to the DLQ', async () => {
     const root = tempDir('s3sink');
     const { task, ctx } = await startTask(root, { 'partitioner.class': 'io.confluent.connect.storage.partitioner.FieldPartitioner', 'partition.field.name': 'country', 'flush.size': '2' });
