@@ -12,7 +12,7 @@
  *
  * Needs the test services (`npm run services:up`). Prints medians; never fails on a time.
  *   node bench/s3-sink.ts            BENCH_RECORDS=1000000 BENCH_RUNS=1 by default;
- *   BENCH_FLUSH_SIZE (N/20: five objects per partition), BENCH_FORMATS=json,parquet
+ *   BENCH_FLUSH_SIZE (N/20: five objects per partition), BENCH_FORMATS=json,passthrough,parquet
  */
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -29,7 +29,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 1);
 // Each partition gets exactly N / PARTITIONS records: five full objects each, so no tail waits for a timer.
 const PARTITIONS = 4;
 const FLUSH_SIZE = Number(process.env.BENCH_FLUSH_SIZE ?? Math.max(1, Math.floor(N / PARTITIONS / 5)));
-const FORMATS = (process.env.BENCH_FORMATS ?? 'json,parquet').split(',');
+const FORMATS = (process.env.BENCH_FORMATS ?? 'json,passthrough,parquet').split(',');
 const PART_SIZE = 5 * 1024 * 1024;
 
 const s3 = new S3Client({
@@ -130,7 +130,9 @@ async function ceiling(topic: string): Promise<number> {
   return N / secs;
 }
 
-async function ours(topic: string, format: 'json' | 'parquet'): Promise<{ rate: number; peakMb: number }> {
+type Variant = 'json' | 'parquet' | 'passthrough';
+
+async function ours(topic: string, format: Variant): Promise<{ rate: number; peakMb: number }> {
   const bucket = uniqueName(`bench-${format}`);
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   const dir = mkdtempSync(join(tmpdir(), 'bench-s3-'));
@@ -149,8 +151,10 @@ async function ours(topic: string, format: 'json' | 'parquet'): Promise<{ rate: 
         'connector.class': 'S3SinkConnector', topics: topic, 'tasks.max': '1',
         's3.bucket.name': bucket, 's3.region': services.s3.region, 'store.url': services.s3.endpoint,
         'aws.access.key.id': services.s3.accessKeyId, 'aws.secret.access.key': services.s3.secretAccessKey,
-        'flush.size': String(FLUSH_SIZE), 's3.part.size': String(PART_SIZE), 'format.class': format,
-        'value.converter': 'org.apache.kafka.connect.json.JsonConverter', 'value.converter.schemas.enable': String(format === 'parquet'),
+        'flush.size': String(FLUSH_SIZE), 's3.part.size': String(PART_SIZE),
+        ...(format === 'passthrough'
+          ? { 'format.class': 'bytes', 'format.bytearray.extension': '.json', 'value.converter': 'org.apache.kafka.connect.converters.ByteArrayConverter' }
+          : { 'format.class': format, 'value.converter': 'org.apache.kafka.connect.json.JsonConverter', 'value.converter.schemas.enable': String(format === 'parquet') }),
         'key.converter': 'org.apache.kafka.connect.converters.ByteArrayConverter', 'consumer.max.poll.records': '5000',
       } }),
     });
@@ -180,11 +184,11 @@ export async function run(): Promise<void> {
   const jsonTopic = uniqueName('bench-s3-json');
   const pqTopic = uniqueName('bench-s3-parquet');
   console.log(`s3 sink: ${N.toLocaleString('en-US')} records, ${RUNS} run(s), medians; flush.size ${FLUSH_SIZE}, s3.part.size ${PART_SIZE / 1024 / 1024} MiB, ${PARTITIONS} partitions`);
-  const jsonBytes = FORMATS.includes('json') ? await produce(jsonTopic, false) : 0;
+  const jsonBytes = FORMATS.includes('json') || FORMATS.includes('passthrough') ? await produce(jsonTopic, false) : 0;
   const pqBytes = FORMATS.includes('parquet') ? await produce(pqTopic, true) : 0;
   console.log(`produced: ${Math.round(jsonBytes)} B per schemaless JSON record, ${Math.round(pqBytes)} B per schema-envelope record`);
   const rows: Array<Record<string, string | number>> = [];
-  for (const [format, topic] of [['json', jsonTopic], ['parquet', pqTopic]] as const) {
+  for (const [format, topic] of [['json', jsonTopic], ['passthrough', jsonTopic], ['parquet', pqTopic]] as const) {
     if (!FORMATS.includes(format)) continue;
     const c: number[] = [];
     const o: Array<{ rate: number; peakMb: number }> = [];
@@ -197,7 +201,8 @@ export async function run(): Promise<void> {
     const cm = median(c);
     const om = median(o.map((x) => x.rate));
     rows.push({ what: `ceiling: consume + PUT loop (${format} topic)`, 'records/s': Math.round(cm), 'peak RSS MB': '-', ratio: '-' });
-    rows.push({ what: `tributary S3 sink, ${format === 'json' ? 'JSON lines' : 'Parquet (snappy)'}`, 'records/s': Math.round(om), 'peak RSS MB': Math.round(median(o.map((x) => x.peakMb))), ratio: (om / cm).toFixed(2) });
+    const label = { json: 'JSON lines (JsonConverter + JsonFormat)', passthrough: 'JSON lines passed through (ByteArrayConverter + bytes, .json)', parquet: 'Parquet (snappy)' }[format];
+    rows.push({ what: `tributary S3 sink, ${label}`, 'records/s': Math.round(om), 'peak RSS MB': Math.round(median(o.map((x) => x.peakMb))), ratio: (om / cm).toFixed(2) });
   }
   printTable('Kafka -> S3 (S3Proxy), 1 sink task (goal: JSON lines >= 0.70 of the ceiling)', rows);
   const admin = new Admin({ clientId: 'bench-admin', bootstrapBrokers: kafkaBrokers() });
