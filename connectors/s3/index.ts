@@ -1,12 +1,10 @@
 /** The S3 sink (Confluent S3 sink layout and keys) and the S3 source. */
-import { ConfigError, defineSinkConnector, defineSourceConnector } from '../../runtime/api/index.ts';
+// The tasks and the store (AWS SDK, Parquet writer) load when a task starts, not with every worker.
+import { ConfigError, defineSinkConnector, defineSourceConnector, lazySinkTask, lazySourceTask } from '../../runtime/api/index.ts';
 import type { ConnectorPlugin, TaskConfig } from '../../runtime/api/index.ts';
 import { s3SinkConfig, s3SourceConfig } from './config.ts';
 import { S3SinkConnector } from './s3-sink-connector.ts';
-import { S3SinkTask, storeOptions } from './s3-sink-task.ts';
 import { S3SourceConnector } from './s3-source-connector.ts';
-import { S3SourceTask } from './s3-source-task.ts';
-import { openStore } from './store.ts';
 
 export const s3Sink = defineSinkConnector({
   className: 'io.tributary.connect.s3.S3SinkConnector',
@@ -16,7 +14,7 @@ export const s3Sink = defineSinkConnector({
   config: s3SinkConfig,
   validate: validateStore,
   createConnector: () => new S3SinkConnector(),
-  createTask: () => new S3SinkTask(),
+  createTask: () => lazySinkTask(async () => new (await import('./s3-sink-task.ts')).S3SinkTask()),
 });
 
 export const s3Source = defineSourceConnector({
@@ -26,7 +24,7 @@ export const s3Source = defineSourceConnector({
   description: 'Reads objects under a prefix in key order as JSON lines, text lines or bytes; resumes mid-object from {key, position}; picks up new objects.',
   config: s3SourceConfig,
   createConnector: () => new S3SourceConnector(),
-  createTask: () => new S3SourceTask(),
+  createTask: () => lazySourceTask(async () => new (await import('./s3-source-task.ts')).S3SourceTask()),
 });
 
 export const plugins: ConnectorPlugin[] = [s3Sink, s3Source];
@@ -37,6 +35,7 @@ export const plugins: ConnectorPlugin[] = [s3Sink, s3Source];
  */
 async function validateStore(config: TaskConfig): Promise<Array<{ name: string; message: string }>> {
   const cfg = s3SinkConfig.parse(config);
+  const [{ openStore }, { storeOptions }] = await Promise.all([import('./store.ts'), import('./s3-sink-task.ts')]);
   const store = openStore({ ...storeOptions(cfg), retries: 0 });
   try {
     await store.check();
@@ -49,4 +48,4 @@ async function validateStore(config: TaskConfig): Promise<Array<{ name: string; 
   }
 }
 
-export { s3SinkConfig, s3SourceConfig, S3SinkConnector, S3SinkTask, S3SourceConnector, S3SourceTask };
+export { s3SinkConfig, s3SourceConfig, S3SinkConnector, S3SourceConnector };

@@ -4,3 +4,4 @@ export * from './records.ts';
 export * from './config-spec.ts';
 export * from './connector.ts';
 export * from './transform.ts';
+export * from './lazy.ts';
