@@ -40,6 +40,8 @@ export function parseConnectorFile(path: string, text = readFileSync(path, 'utf8
   return { file: path, name, config, ...(initialState ? { initialState } : {}) };
 }
 
+const RESCAN_MS = 5000;
+
 export class ConnectorFilesWatcher {
   private readonly dir: string;
   private readonly herder: Herder;
@@ -63,7 +65,13 @@ export class ConnectorFilesWatcher {
     await this.sync();
     this.watcher = watch(this.dir, () => this.schedule());
     this.watcher.on('error', (e) => this.logger.warn({ err: e.message }, 'watching connectors.dir failed'));
+    // File events can be missed (editors that rename, network filesystems): rescan now and then too.
+    // A rescan of unchanged files only reads them.
+    this.rescan = setInterval(() => this.schedule(), RESCAN_MS);
+    this.rescan.unref();
   }
+
+  private rescan: NodeJS.Timeout | undefined;
 
   private schedule(): void {
     if (this.timer) clearTimeout(this.timer);
@@ -129,6 +137,7 @@ export class ConnectorFilesWatcher {
 
   async stop(): Promise<void> {
     this.watcher?.close();
+    if (this.rescan) clearInterval(this.rescan);
     if (this.timer) clearTimeout(this.timer);
     await this.running;
   }

@@ -232,6 +232,9 @@ export class StandaloneHerder implements Herder {
       // A config fetched masked and PUT back keeps its real secrets.
       const plugin = this.o.registry.find(config['connector.class'] ?? '');
       const full = restoreMaskedValues({ ...config, name }, stored, secretKeysFor(config, plugin?.config));
+      // The same config again (connector files re-applied at start, an idempotent deploy script)
+      // changes nothing and must not restart running tasks.
+      if (exists && sameConfig(stored, full)) return { created: false, info: await this.connectorInfo(name) };
       await this.validateOrThrow(name, full);
       const target = exists ? this.o.configs.targetState(name) ?? 'RUNNING' : options.initialState ?? 'RUNNING';
       await this.o.configs.putConnectorConfig(name, full, exists ? undefined : target);
@@ -444,4 +447,9 @@ export class StandaloneHerder implements Herder {
     await this.o.status.putTask(name, task, { state: 'RESTARTING', workerId: this.o.worker.workerId, generation: 0 });
     await this.o.worker.startTask(name, task, this.rawConfig(name), tc, target);
   }
+}
+
+function sameConfig(a: ConnectorConfig, b: ConnectorConfig): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
 }

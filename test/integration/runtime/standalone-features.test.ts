@@ -44,6 +44,19 @@ describe('connectors from files', () => {
   });
 });
 
+describe('idempotent config writes', () => {
+  it('PUT of the same config changes nothing and restarts nothing', async () => {
+    worker = await startWorkerProcess();
+    const config = { 'connector.class': 'demo', topic: 'same', rate: '10' };
+    expect((await http('PUT', `${worker.url}/connectors/same/config`, config)).status).toBe(201);
+    expect((await http('PUT', `${worker.url}/connectors/same/config`, config)).status).toBe(200);
+    expect((await http('PUT', `${worker.url}/connectors/same/config`, { ...config, rate: '20' })).status).toBe(200);
+    await eventually(async () => (worker!.output().match(/connector same started/g) ?? []).length === 2, 10_000, 'two starts');
+    await new Promise((r) => setTimeout(r, 300));
+    expect((worker.output().match(/connector same started/g) ?? []).length).toBe(2);
+  });
+});
+
 describe('automatic restart of failed tasks (errors.restart.max.attempts)', () => {
   it('restarts a failed task with backoff, the configured number of times, then leaves it FAILED', async () => {
     worker = await startWorkerProcess();
