@@ -76,7 +76,7 @@ export class ConnectorFilesWatcher {
   private schedule(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
-      this.running = this.running.then(() => this.sync());
+      this.running = this.running.then(() => this.sync()).catch((e: Error) => this.logger.error({ err: e.message }, 'applying connectors.dir failed'));
     }, 300);
   }
 
