@@ -1,11 +1,11 @@
 import { FatalError } from '../../runtime/api/index.ts';
 import type { JsonObject, Logger, SourceRecord, SourceTask, SourceTaskContext, TaskConfig } from '../../runtime/api/index.ts';
-import { sleep } from './abortable-sleep.ts';
+import { sleep } from '../../runtime/api/index.ts';
 import { TASK_COUNT, TASK_INDEX, demoSourceConfig } from './config.ts';
 import { Rng, recordSeed } from './prng.ts';
 import { shapes } from './shapes.ts';
 import type { Shape, ShapeName } from './shapes.ts';
-import { TokenBucket } from './token-bucket.ts';
+import { TokenBucket } from '../../runtime/api/index.ts';
 
 /** The longest a poll waits before returning `[]` when it has nothing to give (rate limit, or max.records reached). */
 const MAX_WAIT_MS = 1000;

@@ -2,7 +2,7 @@ import { open, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { FatalError } from '../../runtime/api/index.ts';
 import type { JsonObject, Logger, Schema, SourceRecord, SourceTask, SourceTaskContext, TaskConfig } from '../../runtime/api/index.ts';
-import { sleep } from './abortable-sleep.ts';
+import { sleep } from '../../runtime/api/index.ts';
 import { fileSourceConfig } from './config.ts';
 
 /** How long a poll waits for new lines (or for the file to appear) before returning `[]`. */

@@ -4,7 +4,7 @@ import type { JsonObject, JsonValue, Logger, SourceRecord, SourceTask, SourceTas
 import { Allowlist } from './allowlist.ts';
 import { HttpClient, NetworkError, parseRetryAfter, redactUrl } from './http-client.ts';
 import { httpPollerConfig } from './poller-config.ts';
-import { sleep } from './sleep.ts';
+import { sleep } from '../../runtime/api/index.ts';
 
 type PollerConfig = ReturnType<typeof httpPollerConfig.parse>;
 

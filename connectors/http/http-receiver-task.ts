@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import { FatalError } from '../../runtime/api/index.ts';
 import type { JsonObject, Logger, SourceRecord, SourceTask, SourceTaskContext, TaskConfig } from '../../runtime/api/index.ts';
 import { httpReceiverConfig } from './receiver-config.ts';
-import { sleep } from './sleep.ts';
+import { sleep } from '../../runtime/api/index.ts';
 
 type ReceiverConfig = ReturnType<typeof httpReceiverConfig.parse>;
 

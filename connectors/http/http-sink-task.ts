@@ -5,9 +5,9 @@ import { Allowlist } from './allowlist.ts';
 import type { DurableRetries, JobOutcome, RetryJob } from './durable-retries.ts';
 import { HttpClient, NetworkError, backoffMs, parseRetryAfter, redactUrl, type HttpResponse } from './http-client.ts';
 import { httpSinkConfig } from './sink-config.ts';
-import { sleep } from './sleep.ts';
+import { sleep } from '../../runtime/api/index.ts';
 import { UrlTemplate } from './template.ts';
-import { TokenBucket } from './token-bucket.ts';
+import { TokenBucket } from '../../runtime/api/index.ts';
 
 type SinkConfig = ReturnType<typeof httpSinkConfig.parse>;
 

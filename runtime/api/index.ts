@@ -5,3 +5,4 @@ export * from './config-spec.ts';
 export * from './connector.ts';
 export * from './transform.ts';
 export * from './lazy.ts';
+export * from './timing.ts';

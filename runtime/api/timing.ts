@@ -1,3 +1,22 @@
+/** Small timing helpers connectors keep needing; they import only the API, so they live here once. */
+
+/** Resolves after `ms`, or as soon as any of `signals` aborts. Never rejects, and leaves no timer or listener behind. */
+export function sleep(ms: number, ...signals: AbortSignal[]): Promise<void> {
+  return new Promise((resolve) => {
+    if (signals.some((s) => s.aborted)) {
+      resolve();
+      return;
+    }
+    const done = (): void => {
+      clearTimeout(timer);
+      for (const s of signals) s.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    for (const s of signals) s.addEventListener('abort', done, { once: true });
+  });
+}
+
 /**
  * A token bucket on the monotonic clock: `rate` tokens a second, holding at most `capacity`.
  * It starts with one token, so the first record goes out at once without an initial burst.
