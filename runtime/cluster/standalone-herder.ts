@@ -261,6 +261,7 @@ export class StandaloneHerder implements Herder {
       await this.o.worker.stopConnector(name);
       await this.o.configs.removeConnector(name);
       await this.o.status.removeConnector(name);
+      await this.o.worker.forgetConnector(name);
       // KIP-558: a deleted connector's active topics go with it.
       await this.o.status.resetTopics(name);
       if (this.typeOf(config) === 'sink') await this.o.bus.deleteGroup(`connect-${name}`).catch(() => {});

@@ -164,10 +164,6 @@ export class MemoryBus implements TopicBus {
     }
   }
 
-  topicNames(): string[] {
-    return [...this.topics.keys()];
-  }
-
   private group(id: string): MemoryGroup {
     let g = this.groups.get(id);
     if (!g) {

@@ -60,10 +60,20 @@ export class WorkerMetrics {
     }
   }
 
-  /** Drop every series of a connector that was deleted. */
-  removeConnector(connector: string): void {
+  /** Drop every series of a connector that was deleted (prom-client removes by exact label set). */
+  async removeConnector(connector: string): Promise<void> {
     for (const m of [this.sourcePolled, this.sourceWritten, this.sinkRead, this.sinkPut, this.errors, this.retries, this.deadLettered, this.offsetCommit, this.offsetCommitFailures, this.sinkLag, this.taskState, this.progress]) {
-      (m as { remove(labels: Record<string, string>): void }).remove?.({ connector });
+      const metric = m as unknown as { get(): Promise<{ values: Array<{ labels: Record<string, string | number> }> }>; remove(labels: Record<string, string | number>): void };
+      const seen = new Set<string>();
+      for (const { labels } of (await metric.get()).values) {
+        if (labels.connector !== connector) continue;
+        // Histograms report one value per bucket; remove each label set once, without the bucket label.
+        const { le: _le, ...own } = labels;
+        const key = JSON.stringify(own);
+        if (seen.has(key)) continue;
+        seen.add(key);
+        metric.remove(own);
+      }
     }
   }
 

@@ -333,6 +333,11 @@ export class Worker {
     await t.dlq?.close?.();
   }
 
+  /** A deleted connector: its metric series go too. */
+  async forgetConnector(connector: string): Promise<void> {
+    await this.o.metrics.removeConnector(connector);
+  }
+
   async stopTasks(connector: string): Promise<void> {
     await Promise.all(this.runningTasks(connector).map((t) => this.stopTask(t.connector, t.task)));
   }

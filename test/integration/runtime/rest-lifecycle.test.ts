@@ -203,6 +203,7 @@ describe('REST lifecycle (Kafka Connect shapes)', () => {
     const r = await http('GET', `${w.url}/connectors/gen`);
     expect(r.status).toBe(404);
     expect(r.body).toEqual({ error_code: 404, message: expect.stringContaining('gen') });
+    expect(await (await fetch(`${w.url}/metrics`)).text()).not.toContain('connector="gen"');
   });
 });
 
