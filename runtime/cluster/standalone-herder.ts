@@ -3,53 +3,19 @@
  * stores (files under the state dir, or any CompactedLog). It is the only writer of its stores, so
  * it drives the Worker directly after each write; mutations run one at a time.
  */
-import { ConfigError, type FieldError, type Logger } from '../api/index.ts';
-import { runtimeSpecFor } from '../engine/connector-config.ts';
-import type { ConnectorRegistry } from '../engine/registry.ts';
-import { maskConfig, restoreMaskedValues, secretKeysFor } from '../engine/secrets.ts';
-import type { TopicBus } from '../engine/topic-bus.ts';
 import type { Worker } from '../engine/worker.ts';
-import type { ConverterRegistry } from '../converters/index.ts';
-import type { ConfigStore, OffsetStore, StatusStore } from '../store/index.ts';
-import { validateTransforms, type TransformRegistry } from '../transforms/index.ts';
-import { converterFromConfig } from '../converters/index.ts';
-import {
-  HerderError,
-  type ConfigInfos,
-  type ConnectorConfig,
-  type ConnectorInfo,
-  type ConnectorOffset,
-  type ConnectorStateInfo,
-  type Herder,
-  type PluginInfo,
-  type RestartRequest,
-  type ServerInfo,
-  type TargetState,
-  type TaskInfo,
-  type TaskStateEntry,
-} from './herder.ts';
+import { BaseHerder, type HerderOptions } from './base-herder.ts';
+import type { ConnectorInfo, ConnectorConfig, ConnectorOffset, ConnectorStateInfo, RestartRequest, TargetState } from './herder.ts';
 
-export interface StandaloneHerderOptions {
+export interface StandaloneHerderOptions extends HerderOptions {
   worker: Worker;
-  configs: ConfigStore;
-  offsets: OffsetStore;
-  status: StatusStore;
-  bus: TopicBus;
-  registry: ConnectorRegistry;
-  transforms: TransformRegistry;
-  converters: ConverterRegistry;
-  logger: Logger;
-  version: string;
-  commit: string;
-  kafkaClusterId: string | null;
 }
 
-export class StandaloneHerder implements Herder {
-  private readonly o: StandaloneHerderOptions;
+export class StandaloneHerder extends BaseHerder<StandaloneHerderOptions> {
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(options: StandaloneHerderOptions) {
-    this.o = options;
+  protected get workerId(): string {
+    return this.o.worker.workerId;
   }
 
   /** Bring back every stored connector in its last target state. */
@@ -70,188 +36,17 @@ export class StandaloneHerder implements Herder {
     return next;
   }
 
-  // ---- reads -----------------------------------------------------------------------------------
-
-  async serverInfo(): Promise<ServerInfo> {
-    return { version: this.o.version, commit: this.o.commit, kafka_cluster_id: this.o.kafkaClusterId };
-  }
-
-  async connectors(): Promise<string[]> {
-    return this.o.configs.connectorNames().sort();
-  }
-
-  private rawConfig(name: string): ConnectorConfig {
-    const config = this.o.configs.connectorConfig(name);
-    if (!config) throw HerderError.notFound(`Connector ${name} not found`);
-    return config;
-  }
-
-  private typeOf(config: ConnectorConfig): 'source' | 'sink' {
-    return this.o.registry.find(config['connector.class'] ?? '')?.type ?? (config.topics || config['topics.regex'] ? 'sink' : 'source');
-  }
-
-  private mask(config: ConnectorConfig): ConnectorConfig {
-    const plugin = this.o.registry.find(config['connector.class'] ?? '');
-    return maskConfig(config, secretKeysFor(config, plugin?.config));
-  }
-
-  async connectorInfo(name: string): Promise<ConnectorInfo> {
-    const config = this.rawConfig(name);
-    const tasks = (this.o.configs.connectorTaskConfigs(name) ?? []).map((_, task) => ({ connector: name, task }));
-    return { name, config: this.mask(config), tasks, type: this.typeOf(config) };
-  }
-
-  async connectorConfig(name: string): Promise<ConnectorConfig> {
-    return this.mask(this.rawConfig(name));
-  }
-
-  async connectorStatus(name: string): Promise<ConnectorStateInfo> {
-    const config = this.rawConfig(name);
-    const target = this.o.configs.targetState(name) ?? 'RUNNING';
-    const c = this.o.status.getConnector(name);
-    const workerId = this.o.worker.workerId;
-    const connector = c
-      ? { state: c.state, worker_id: c.workerId, ...(c.trace ? { trace: c.trace } : {}) }
-      : { state: target === 'STOPPED' ? 'STOPPED' as const : 'UNASSIGNED' as const, worker_id: workerId };
-    const count = (this.o.configs.connectorTaskConfigs(name) ?? []).length;
-    const tasks: TaskStateEntry[] = [];
-    for (let id = 0; id < count; id++) tasks.push(this.taskEntry(name, id));
-    return { name, connector, tasks, type: this.typeOf(config) };
-  }
-
-  private taskEntry(name: string, id: number): TaskStateEntry {
-    const t = this.o.status.getTask(name, id);
-    if (!t) return { id, state: 'UNASSIGNED', worker_id: this.o.worker.workerId };
-    return { id, state: t.state, worker_id: t.workerId, ...(t.trace ? { trace: t.trace } : {}), ...(t.progress ? { progress: t.progress } : {}) };
-  }
-
-  async taskStatus(name: string, task: number): Promise<TaskStateEntry> {
-    this.rawConfig(name);
-    const count = (this.o.configs.connectorTaskConfigs(name) ?? []).length;
-    if (!Number.isInteger(task) || task < 0 || task >= count) throw HerderError.notFound(`Task ${name}-${task} not found`);
-    return this.taskEntry(name, task);
-  }
-
-  async taskConfigs(name: string): Promise<TaskInfo[]> {
-    const config = this.rawConfig(name);
-    const plugin = this.o.registry.find(config['connector.class'] ?? '');
-    return (this.o.configs.connectorTaskConfigs(name) ?? []).map((tc, task) => ({
-      id: { connector: name, task },
-      config: maskConfig(tc, secretKeysFor(tc, plugin?.config)),
-    }));
-  }
-
-  async connectorTopics(name: string): Promise<{ [name: string]: { topics: string[] } }> {
-    this.rawConfig(name);
-    return { [name]: { topics: this.o.status.topics(name).sort() } };
-  }
-
-  async plugins(options: { connectorsOnly: boolean }): Promise<PluginInfo[]> {
-    const out: PluginInfo[] = this.o.registry.all().map((p) => ({ class: p.className, type: p.type, version: p.version }));
-    if (!options.connectorsOnly) {
-      for (const t of this.o.transforms.transforms()) out.push({ class: t.className, type: 'transformation', version: this.o.version });
-      for (const p of this.o.transforms.predicates()) out.push({ class: p.className, type: 'predicate', version: this.o.version });
-      for (const c of this.o.converters.list()) out.push({ class: c.className, type: 'converter', version: this.o.version });
-    }
-    return out.sort((a, b) => (a.class < b.class ? -1 : 1));
-  }
-
-  async pluginConfig(pluginName: string): Promise<Array<Record<string, unknown>>> {
-    // Connectors, and (as in Kafka Connect) transforms, predicates and converters too.
-    const plugin = this.o.registry.find(pluginName) ?? this.o.transforms.findTransform(pluginName) ?? this.o.transforms.findPredicate(pluginName) ?? this.o.converters.get(pluginName);
-    if (!plugin) throw HerderError.notFound(`Unknown plugin ${pluginName}. GET /connector-plugins?connectorsOnly=false lists them.`);
-    return plugin.config.describe() as unknown as Array<Record<string, unknown>>;
-  }
-
-  async validateConnectorConfig(pluginName: string, config: ConnectorConfig): Promise<ConfigInfos> {
-    const plugin = this.o.registry.find(pluginName);
-    if (!plugin) throw HerderError.badRequest(`Unknown connector class ${pluginName}. Known: ${this.o.registry.knownNames().join(', ')}.`);
-    const spec = runtimeSpecFor(plugin.type).extend(plugin.config.definition);
-    const configs = spec.validate(config);
-    const extra: FieldError[] = [...validateTransforms(config, this.o.transforms), ...this.validateConverters(config)];
-    if (configs.every((c) => c.value.errors.length === 0) && plugin.validate) {
-      try {
-        extra.push(...(await plugin.validate(config)));
-      } catch (e) {
-        extra.push({ name: 'connector.class', message: `Validation of ${plugin.className} failed: ${(e as Error).message}` });
-      }
-    }
-    if (plugin.type === 'sink' && !config.topics && !config['topics.regex']) {
-      extra.push({ name: 'topics', message: 'Must configure one of topics or topics.regex.' });
-    }
-    for (const e of extra) {
-      const existing = configs.find((c) => c.value.name === e.name);
-      if (existing) existing.value.errors.push(e.message);
-      else configs.push({
-        definition: { name: e.name, type: 'STRING', required: false, default_value: null, importance: 'LOW', documentation: '', group: null, order: -1, width: 'NONE', display_name: e.name, dependents: [] },
-        value: { name: e.name, value: config[e.name] ?? null, recommended_values: [], errors: [e.message], visible: true },
-      });
-    }
-    const groups = [...new Set(configs.map((c) => c.definition.group).filter((g): g is string => !!g))];
-    return {
-      name: plugin.className,
-      error_count: configs.reduce((n, c) => n + c.value.errors.length, 0),
-      groups,
-      configs: configs as unknown as ConfigInfos['configs'],
-    };
-  }
-
-  private validateConverters(config: ConnectorConfig): FieldError[] {
-    const out: FieldError[] = [];
-    for (const which of ['key', 'value'] as const) {
-      if (!config[`${which}.converter`]) continue;
-      try {
-        converterFromConfig(config, which, {}, this.o.converters);
-      } catch (e) {
-        if (e instanceof ConfigError) out.push(...e.fields);
-        else out.push({ name: `${which}.converter`, message: (e as Error).message });
-      }
-    }
-    return out;
-  }
-
   // ---- writes ----------------------------------------------------------------------------------
-
-  private async validateOrThrow(name: string, config: ConnectorConfig): Promise<void> {
-    if (!config['connector.class']) {
-      throw ConfigError.fromFields([{ name: 'connector.class', message: 'Missing required configuration "connector.class". Set it to a connector class or alias (GET /connector-plugins lists them).' }], 'Connector configuration is invalid');
-    }
-    const result = await this.validateConnectorConfig(config['connector.class'], { ...config, name });
-    if (result.error_count > 0) {
-      const fields = result.configs.flatMap((c) => (c.value.errors as string[]).map((message) => ({ name: String(c.value.name), message })));
-      throw ConfigError.fromFields(fields, `Connector configuration is invalid and contains ${result.error_count} error(s)`);
-    }
-  }
 
   putConnectorConfig(name: string, config: ConnectorConfig, options: { allowReplace: boolean; initialState?: TargetState }): Promise<{ created: boolean; info: ConnectorInfo }> {
     return this.serial(async () => {
-      if (!name || name.includes('/')) throw HerderError.badRequest('Connector name must be non-empty and must not contain "/".');
-      const stored = this.o.configs.connectorConfig(name);
-      const exists = stored !== undefined;
-      if (exists && !options.allowReplace) throw HerderError.conflict(`Connector ${name} already exists`);
-      // A config fetched masked and PUT back keeps its real secrets.
-      const plugin = this.o.registry.find(config['connector.class'] ?? '');
-      const full = restoreMaskedValues({ ...config, name }, stored, secretKeysFor(config, plugin?.config));
-      // The same config again (connector files re-applied at start, an idempotent deploy script)
-      // changes nothing and must not restart running tasks.
-      if (exists && sameConfig(stored, full)) return { created: false, info: await this.connectorInfo(name) };
-      await this.validateOrThrow(name, full);
+      const { full, exists, unchanged } = await this.prepareConfig(name, config, options.allowReplace);
+      if (unchanged) return { created: false, info: await this.connectorInfo(name) };
       const target = exists ? this.o.configs.targetState(name) ?? 'RUNNING' : options.initialState ?? 'RUNNING';
       await this.o.configs.putConnectorConfig(name, full, exists ? undefined : target);
       await this.startConnectorAndTasks(name);
       return { created: !exists, info: await this.connectorInfo(name) };
     });
-  }
-
-  async patchConnectorConfig(name: string, patch: Record<string, string | null>): Promise<ConnectorInfo> {
-    const current = this.rawConfig(name);
-    const next: ConnectorConfig = { ...current };
-    for (const [k, v] of Object.entries(patch)) {
-      if (v === null) delete next[k];
-      else next[k] = v;
-    }
-    const { info } = await this.putConnectorConfig(name, next, { allowReplace: true });
-    return info;
   }
 
   deleteConnector(name: string): Promise<void> {
@@ -303,25 +98,16 @@ export class StandaloneHerder implements Herder {
         await this.restartConnectorInstance(name, target);
         return null;
       }
-      const status = await this.connectorStatus(name);
-      const restartConnector = !request.onlyFailed || status.connector.state === 'FAILED';
-      const tasks = request.includeTasks ? status.tasks.filter((t) => !request.onlyFailed || t.state === 'FAILED').map((t) => t.id) : [];
-      const result: ConnectorStateInfo = {
-        ...status,
-        connector: restartConnector ? { ...status.connector, state: 'RESTARTING' } : status.connector,
-        tasks: status.tasks.map((t) => (tasks.includes(t.id) ? { ...t, state: 'RESTARTING' } : t)),
-      };
-      if (restartConnector) await this.restartConnectorInstance(name, target);
-      for (const id of tasks) await this.restartTaskNow(name, id, target);
-      return result;
+      const plan = await this.restartPlan(name, request);
+      if (plan.connector) await this.restartConnectorInstance(name, target);
+      for (const id of plan.tasks) await this.restartTaskNow(name, id, target);
+      return plan.result;
     });
   }
 
   restartTask(name: string, task: number): Promise<void> {
     return this.serial(async () => {
-      this.rawConfig(name);
-      const count = (this.o.configs.connectorTaskConfigs(name) ?? []).length;
-      if (!Number.isInteger(task) || task < 0 || task >= count) throw HerderError.notFound(`Task ${name}-${task} not found`);
+      this.assertTaskExists(name, task);
       await this.restartTaskNow(name, task, this.o.configs.targetState(name) ?? 'RUNNING');
     });
   }
@@ -333,63 +119,25 @@ export class StandaloneHerder implements Herder {
     });
   }
 
-  async connectorOffsets(name: string): Promise<{ offsets: ConnectorOffset[] }> {
-    const config = this.rawConfig(name);
-    if (this.typeOf(config) === 'sink') {
-      const group = await this.o.bus.groupOffsets(`connect-${name}`);
-      return {
-        offsets: [...group.values()].map((o) => ({ partition: { kafka_topic: o.topic, kafka_partition: o.partition }, offset: { kafka_offset: o.offset } })),
-      };
-    }
-    return { offsets: (await this.o.offsets.getAll(name)).map((o) => ({ partition: o.partition, offset: o.offset })) };
-  }
-
   private assertStopped(name: string): void {
     if ((this.o.configs.targetState(name) ?? 'RUNNING') !== 'STOPPED' || this.o.worker.runningTasks(name).length > 0) {
-      throw HerderError.badRequest(`Connectors must be in the STOPPED state before their offsets can be modified. This can be done for the specified connector by issuing a 'PUT' request to the '/connectors/${name}/stop' endpoint`);
+      throw BaseHerder.notStopped(name);
     }
   }
 
   alterConnectorOffsets(name: string, offsets: ConnectorOffset[]): Promise<{ message: string }> {
     return this.serial(async () => {
-      const config = this.rawConfig(name);
+      this.rawConfig(name);
       this.assertStopped(name);
-      if (!Array.isArray(offsets) || offsets.length === 0) throw HerderError.badRequest('The offsets to be altered are missing from the request body: send {"offsets": [{"partition": {...}, "offset": {...}}]}.');
-      if (this.typeOf(config) === 'sink') {
-        const entries = offsets.map((o, i) => {
-          const p = o.partition as { kafka_topic?: unknown; kafka_partition?: unknown };
-          const off = o.offset as { kafka_offset?: unknown } | null;
-          if (typeof p?.kafka_topic !== 'string' || !Number.isInteger(p?.kafka_partition)) {
-            throw HerderError.badRequest(`offsets[${i}].partition must be {"kafka_topic": string, "kafka_partition": int}.`);
-          }
-          if (off !== null && !(Number.isInteger(off?.kafka_offset) && (off!.kafka_offset as number) >= 0)) {
-            throw HerderError.badRequest(`offsets[${i}].offset must be {"kafka_offset": non-negative int} or null.`);
-          }
-          return { topic: p.kafka_topic, partition: p.kafka_partition as number, offset: off === null ? null : (off.kafka_offset as number) };
-        });
-        await this.o.bus.alterGroupOffsets(`connect-${name}`, entries);
-      } else {
-        for (const [i, o] of offsets.entries()) {
-          if (!o || typeof o.partition !== 'object' || o.partition === null) throw HerderError.badRequest(`offsets[${i}].partition must be a JSON object.`);
-          if (o.offset !== null && typeof o.offset !== 'object') throw HerderError.badRequest(`offsets[${i}].offset must be a JSON object or null.`);
-        }
-        await this.o.offsets.set(name, offsets.map((o) => ({ partition: o.partition as never, offset: o.offset as never })));
-      }
-      return { message: 'The offsets for this connector have been altered successfully' };
+      return this.writeOffsets(name, offsets);
     });
   }
 
   resetConnectorOffsets(name: string): Promise<{ message: string }> {
     return this.serial(async () => {
-      const config = this.rawConfig(name);
+      this.rawConfig(name);
       this.assertStopped(name);
-      if (this.typeOf(config) === 'sink') {
-        const group = await this.o.bus.groupOffsets(`connect-${name}`);
-        await this.o.bus.alterGroupOffsets(`connect-${name}`, [...group.values()].map((o) => ({ topic: o.topic, partition: o.partition, offset: null })));
-      } else {
-        await this.o.offsets.resetConnector(name);
-      }
-      return { message: 'The offsets for this connector have been reset successfully' };
+      return this.clearOffsets(name);
     });
   }
 
@@ -448,9 +196,4 @@ export class StandaloneHerder implements Herder {
     await this.o.status.putTask(name, task, { state: 'RESTARTING', workerId: this.o.worker.workerId, generation: 0 });
     await this.o.worker.startTask(name, task, this.rawConfig(name), tc, target);
   }
-}
-
-function sameConfig(a: ConnectorConfig, b: ConnectorConfig): boolean {
-  const ka = Object.keys(a);
-  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
 }
