@@ -4,7 +4,7 @@ import type { JsonObject, Logger, SourceRecord, SourceTask, SourceTaskContext, T
 import { TableFilter, describeTable, listTables, loadTypes, tableName } from './catalog.ts';
 import type { CatalogTable } from './catalog.ts';
 import { postgresCdcConfig, type PostgresCdcConfig } from './config.ts';
-import { classify, connect, quoteIdent, quoteLiteral } from './connection.ts';
+import { classify, connect, quoteIdent } from './connection.ts';
 import { CONNECTOR_VERSION, TableEvents, type EventOptions, type SourceInfo } from './events.ts';
 import { formatLsn, parseLsn } from './lsn.ts';
 import { decodePgOutput, pgTimeToUnixMicros, type TupleValue } from './pgoutput.ts';
@@ -12,7 +12,7 @@ import {
   HEARTBEAT_KEY_SCHEMA, HEARTBEAT_VALUE_SCHEMA, MESSAGE_KEY_SCHEMA, MESSAGE_VALUE_SCHEMA, TX_KEY_SCHEMA, TX_VALUE_SCHEMA,
 } from './records.ts';
 import { ReplicationStream, type WalMessage } from './replication.ts';
-import { readChunk, type ChunkPosition } from './snapshot.ts';
+import { ParallelSnapshot, parseResume } from './parallel-snapshot.ts';
 import { needsLookup, type TypeInfo } from './type-mapping.ts';
 
 type Phase = 'init' | 'snapshot' | 'stream' | 'idle';
@@ -23,8 +23,8 @@ type Phase = 'init' | 'snapshot' | 'stream' | 'idle';
  *   before `lsn` was delivered; `lsn` is what gets confirmed to the slot;
  * - streaming, inside a transaction: additionally `lsn_commit` (the transaction's commit LSN) and
  *   `event` (how many of its changes were delivered): a restart skips those;
- * - snapshot: `{lsn, snapshot: true, snapshot_done: [tables], snapshot_table, snapshot_position}`
- *   where `lsn` is where streaming starts once the snapshot is done.
+ * - snapshot: `{lsn, snapshot: true, snapshot_done: [tables], snapshot_chunks: {table: {plan, done}}}`
+ *   where `lsn` is where streaming starts once the snapshot is done (parallel-snapshot.ts).
  */
 interface StreamOffset { lsn: number; lsn_commit?: number; event?: number }
 
@@ -39,19 +39,6 @@ interface Tx {
   emitted: number;
   perTable: Map<string, number>;
   begun: boolean;
-}
-
-interface SnapshotState {
-  tables: CatalogTable[];
-  index: number;
-  position: ChunkPosition;
-  done: string[];
-  events: TableEvents | undefined;
-  lsn: number;
-  rowsDone: number;
-  rowsEstimated: number;
-  startedAt: number;
-  first: boolean;
 }
 
 export class PostgresCdcTask implements SourceTask {
@@ -86,7 +73,8 @@ export class PostgresCdcTask implements SourceTask {
   private resumeSkip: { lsnCommit: number; event: number } | null = null;
   private lastStatusAt = 0;
   private lastHeartbeatAt = 0;
-  private snap: SnapshotState | undefined;
+  private snapshot: ParallelSnapshot | undefined;
+  private snapshotLsn = 0;
   private streamed = 0;
 
   async start(config: TaskConfig, context: SourceTaskContext): Promise<void> {
@@ -118,7 +106,7 @@ export class PostgresCdcTask implements SourceTask {
     if (signal.aborted || this.stopping.signal.aborted) return [];
     try {
       if (this.phase === 'init') await this.setup();
-      if (this.phase === 'snapshot') return await this.pollSnapshot();
+      if (this.phase === 'snapshot') return await this.pollSnapshot(signal);
       if (this.phase === 'stream') return await this.pollStream(signal);
       await sleep(this.cfg['poll.interval.ms'], signal);
       return [];
@@ -283,120 +271,89 @@ export class PostgresCdcTask implements SourceTask {
   }
 
   private async teardown(): Promise<void> {
-    const { repl, query, snapClient } = this;
+    const { repl, query, snapshot } = this;
     this.repl = undefined;
     this.query = undefined;
     this.snapClient = undefined;
+    this.snapshot = undefined;
     this.tx = null;
     this.relations.clear();
     await repl?.close().catch(() => {});
-    await snapClient?.end().catch(() => {});
+    await snapshot?.close().catch(() => {});
     await query?.end().catch(() => {});
   }
 
   // ---- snapshot -------------------------------------------------------------------------------
 
   private async beginSnapshot(exported: string | null, resume: JsonObject | null, lsn: number): Promise<void> {
-    const client = await connect(this.cfg);
+    // After a crash the slot's exported snapshot is gone (it lived only until the next command on
+    // the replication connection that created the slot): the remaining chunks are read in a fresh
+    // snapshot, which is later than the slot's consistent point. Streaming still starts at that
+    // point, so every change committed in between arrives as an event too: duplicated, never missed.
+    const snap = await ParallelSnapshot.open(this.cfg, exported, this.logger);
+    this.snapshot = snap;
+    this.snapshotLsn = lsn;
+    const client = snap.catalog;
     this.snapClient = client;
-    await client.query('begin isolation level repeatable read read only');
-    if (exported) await client.query(`set transaction snapshot ${quoteLiteral(exported)}`);
-    const ids = await listTables(client, this.filter);
+    const point = parseResume(resume);
+    const doneSet = new Set(point.done);
     const tables: CatalogTable[] = [];
-    for (const id of ids) {
+    for (const id of await listTables(client, this.filter)) {
+      if (doneSet.has(tableName(id))) continue;
       const t = await describeTable(client, id);
       if (t) tables.push(t);
     }
     await this.ensureTypes(tables.flatMap((t) => t.columns.map((c) => c.typeOid)));
-    const done = Array.isArray(resume?.snapshot_done) ? (resume.snapshot_done as string[]) : [];
-    const current = typeof resume?.snapshot_table === 'string' ? resume.snapshot_table : null;
-    const doneSet = new Set(done);
-    const todo = tables.filter((t) => !doneSet.has(tableName(t)));
-    // The table that was being read goes first, from where it stood.
-    todo.sort((a, b) => Number(tableName(b) === current) - Number(tableName(a) === current));
-    const position = current && todo[0] && tableName(todo[0]) === current ? ((resume?.snapshot_position ?? null) as ChunkPosition) : null;
-    this.snap = {
-      tables: todo, index: 0, position, done: [...done], events: undefined, lsn,
-      rowsDone: 0, rowsEstimated: todo.reduce((n, t) => n + t.estimatedRows, 0), startedAt: Date.now(), first: resume === null,
-    };
+    await snap.start({
+      tables, resume: point, lsn, first: resume === null,
+      events: (t) => new TableEvents({ schema: t.schema, table: t.table, columns: t.columns }, t, this.lookup, this.opts),
+      record: (ev, row, marker, now) => {
+        const after = ev.row(row as TupleValue[]);
+        return {
+          topic: ev.topic,
+          key: ev.key(after), keySchema: ev.keySchema,
+          value: { before: null, after, source: this.source(ev, now * 1000, marker, null, null, null), transaction: null, op: 'r', ts_ms: now, ts_us: now * 1000, ts_ns: null },
+          valueSchema: ev.valueSchema,
+          timestamp: now,
+          sourcePartition: this.partition,
+          sourceOffset: NO_OFFSET,
+        };
+      },
+    });
     this.phase = 'snapshot';
-    this.logger.info({ tables: todo.length, resumed: resume !== null, exported: exported !== null }, 'snapshot starting');
-    this.reportSnapshot(null);
+    this.logger.info({ tables: tables.length, resumed: resume !== null, exported: exported !== null }, 'snapshot starting');
+    this.context.reportProgress(snap.progress());
   }
 
-  private async pollSnapshot(): Promise<SourceRecord[]> {
-    const s = this.snap!;
-    if (s.index >= s.tables.length) {
-      await this.snapClient?.query('commit').catch(() => {});
-      await this.snapClient?.end().catch(() => {});
-      this.snapClient = undefined;
-      const secs = (Date.now() - s.startedAt) / 1000;
-      this.logger.info({ rows: s.rowsDone, seconds: secs }, 'snapshot done');
-      this.context.reportProgress({ phase: this.cfg['snapshot.mode'] === 'initial_only' ? 'snapshot-only done' : 'streaming', snapshotRowsDone: s.rowsDone, snapshotRowsEstimated: s.rowsDone, snapshotRowsPerSecond: Math.round(s.rowsDone / Math.max(secs, 0.001)), snapshotCompleted: true });
-      if (this.cfg['snapshot.mode'] === 'initial_only') {
-        await this.repl?.close();
-        this.repl = undefined;
-        this.phase = 'idle';
-        return [];
-      }
-      this.lastCompleteLsn = s.lsn;
-      await this.startStreaming(null, s.lsn);
+  private async pollSnapshot(signal: AbortSignal): Promise<SourceRecord[]> {
+    const snap = this.snapshot!;
+    const out = await snap.take(this.cfg['max.batch.size'], this.cfg['poll.interval.ms'], signal);
+    if (out.length > 0) {
+      this.lastEmitted = out[out.length - 1].sourceOffset;
+      this.context.reportProgress(snap.progress());
+      return out;
+    }
+    if (!snap.finished) {
+      this.context.reportProgress(snap.progress());
+      return out;
+    }
+    // Every record was handed over: end the snapshot transactions, then stream (or stop).
+    const progress = snap.progress();
+    this.snapshot = undefined;
+    this.snapClient = undefined;
+    await snap.close();
+    this.logger.info({ rows: progress.snapshotRowsDone, rowsPerSecond: progress.snapshotRowsPerSecond, chunks: progress.snapshotChunksTotal }, 'snapshot done');
+    this.context.reportProgress({ ...progress, phase: this.cfg['snapshot.mode'] === 'initial_only' ? 'snapshot-only done' : 'streaming', snapshotRowsEstimated: progress.snapshotRowsDone, snapshotCompleted: true });
+    const lsn = this.snapshotLsn;
+    if (this.cfg['snapshot.mode'] === 'initial_only') {
+      await this.repl?.close();
+      this.repl = undefined;
+      this.phase = 'idle';
       return [];
     }
-    const t = s.tables[s.index];
-    const name = tableName(t);
-    if (!s.events) s.events = new TableEvents({ schema: t.schema, table: t.table, columns: t.columns }, t, this.lookup, this.opts);
-    const ev = s.events;
-    const chunk = await readChunk(this.snapClient!, t, s.position, this.cfg['snapshot.fetch.size']);
-    const tableFirst = s.position === null;
-    const lastTable = s.index === s.tables.length - 1;
-    const out: SourceRecord[] = new Array(chunk.rows.length);
-    const now = Date.now();
-    const midOffset: JsonObject = { lsn: s.lsn, snapshot: true, snapshot_done: s.done, snapshot_table: name, snapshot_position: s.position as JsonObject | null };
-    for (let i = 0; i < chunk.rows.length; i++) {
-      const after = ev.row(chunk.rows[i] as TupleValue[]);
-      const last = chunk.next === null && i === chunk.rows.length - 1;
-      let marker = 'true';
-      if (s.first) { marker = 'first'; s.first = false; }
-      else if (last) marker = lastTable ? 'last' : 'last_in_data_collection';
-      else if (tableFirst && i === 0) marker = 'first_in_data_collection';
-      out[i] = {
-        topic: ev.topic,
-        key: ev.key(after), keySchema: ev.keySchema,
-        value: { before: null, after, source: this.source(ev, now * 1000, marker, null, null, null), transaction: null, op: 'r', ts_ms: now, ts_us: now * 1000, ts_ns: null },
-        valueSchema: ev.valueSchema,
-        timestamp: now,
-        sourcePartition: this.partition,
-        sourceOffset: midOffset,
-      };
-    }
-    s.rowsDone += chunk.rows.length;
-    if (chunk.next === null) {
-      s.done = [...s.done, name];
-      s.index++;
-      s.position = null;
-      s.events = undefined;
-    } else {
-      s.position = chunk.next;
-    }
-    if (out.length > 0) {
-      const finished = s.index >= s.tables.length;
-      out[out.length - 1].sourceOffset = finished
-        ? { lsn: s.lsn }
-        : { lsn: s.lsn, snapshot: true, snapshot_done: s.done, snapshot_table: s.index < s.tables.length ? tableName(s.tables[s.index]) : null, snapshot_position: s.position as JsonObject | null };
-      this.lastEmitted = out[out.length - 1].sourceOffset;
-    }
-    this.reportSnapshot(name);
-    return out;
-  }
-
-  private reportSnapshot(table: string | null): void {
-    const s = this.snap!;
-    const secs = Math.max((Date.now() - s.startedAt) / 1000, 0.001);
-    this.context.reportProgress({
-      phase: 'snapshot', snapshotTable: table, snapshotTablesDone: s.done.length, snapshotTablesTotal: s.done.length + s.tables.length - Math.min(s.index, s.tables.length),
-      snapshotRowsDone: s.rowsDone, snapshotRowsEstimated: Math.max(s.rowsEstimated, s.rowsDone), snapshotRowsPerSecond: Math.round(s.rowsDone / secs),
-    });
+    this.lastCompleteLsn = lsn;
+    await this.startStreaming(null, lsn);
+    return [];
   }
 
   // ---- streaming ------------------------------------------------------------------------------
@@ -687,8 +644,11 @@ export class PostgresCdcTask implements SourceTask {
 const SLOT_BUSY_RETRIES = 5;
 
 function offsetKey(o: JsonObject): string {
-  return `${String(o.lsn)}:${String(o.lsn_commit ?? '')}:${String(o.event ?? '')}:${o.snapshot === true ? JSON.stringify(o.snapshot_position ?? null) + String(o.snapshot_table) : ''}`;
+  return `${String(o.lsn)}:${String(o.lsn_commit ?? '')}:${String(o.event ?? '')}:${o.snapshot === true ? JSON.stringify(o.snapshot_chunks ?? null) + JSON.stringify(o.snapshot_done ?? null) : ''}`;
 }
+
+/** Placeholder until the snapshot reader sets a record's offset. */
+const NO_OFFSET: JsonObject = Object.freeze({}) as JsonObject;
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
