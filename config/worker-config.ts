@@ -136,7 +136,101 @@ const schema = {
     default: '',
     env: 'TRIBUTARY_PLUGINS',
   },
+  config: {
+    storage: {
+      topic: {
+        doc: 'Distributed mode: the compacted topic holding configs (Kafka Connect: config.storage.topic). Empty: <group.id>-configs.',
+        format: String,
+        default: '',
+        env: 'TRIBUTARY_CONFIG_STORAGE_TOPIC',
+      },
+      replication: {
+        factor: {
+          doc: 'Replication factor of the config topic when this worker creates it; -1: the broker default.',
+          format: 'int',
+          default: -1,
+          env: 'TRIBUTARY_CONFIG_STORAGE_REPLICATION_FACTOR',
+        },
+      },
+    },
+  },
+  status: {
+    storage: {
+      topic: {
+        doc: 'Distributed mode: the compacted topic holding statuses (Kafka Connect: status.storage.topic). Empty: <group.id>-status.',
+        format: String,
+        default: '',
+        env: 'TRIBUTARY_STATUS_STORAGE_TOPIC',
+      },
+      partitions: {
+        doc: 'Partitions of the status topic when this worker creates it (Kafka Connect: status.storage.partitions).',
+        format: 'nat',
+        default: 5,
+        env: 'TRIBUTARY_STATUS_STORAGE_PARTITIONS',
+      },
+      replication: {
+        factor: {
+          doc: 'Replication factor of the status topic when this worker creates it; -1: the broker default.',
+          format: 'int',
+          default: -1,
+          env: 'TRIBUTARY_STATUS_STORAGE_REPLICATION_FACTOR',
+        },
+      },
+    },
+  },
+  session: {
+    timeout: {
+      ms: {
+        doc: 'Distributed mode: a worker that sends no heartbeat for this long is out of the group and its work moves (Kafka Connect: session.timeout.ms).',
+        format: 'nat',
+        default: 10000,
+        env: 'TRIBUTARY_SESSION_TIMEOUT_MS',
+      },
+    },
+  },
+  heartbeat: {
+    interval: {
+      ms: {
+        doc: 'Distributed mode: heartbeat interval; also how soon a worker notices a rebalance another started (Connect: 3000).',
+        format: 'nat',
+        default: 1000,
+        env: 'TRIBUTARY_HEARTBEAT_INTERVAL_MS',
+      },
+    },
+  },
+  rebalance: {
+    timeout: {
+      ms: {
+        doc: 'Distributed mode: how long a rebalance waits for every worker to rejoin (Kafka Connect: rebalance.timeout.ms).',
+        format: 'nat',
+        default: 60000,
+        env: 'TRIBUTARY_REBALANCE_TIMEOUT_MS',
+      },
+    },
+  },
   offset: {
+    storage: {
+      topic: {
+        doc: 'Distributed mode: the compacted topic holding offsets (Kafka Connect: offset.storage.topic). Empty: <group.id>-offsets.',
+        format: String,
+        default: '',
+        env: 'TRIBUTARY_OFFSET_STORAGE_TOPIC',
+      },
+      partitions: {
+        doc: 'Partitions of the offset topic when this worker creates it (Kafka Connect: offset.storage.partitions).',
+        format: 'nat',
+        default: 25,
+        env: 'TRIBUTARY_OFFSET_STORAGE_PARTITIONS',
+      },
+      replication: {
+        factor: {
+          doc: 'Replication factor of the offset topic when this worker creates it; -1: the broker default.',
+          format: 'int',
+          default: -1,
+          env: 'TRIBUTARY_OFFSET_STORAGE_REPLICATION_FACTOR',
+        },
+      },
+    },
     flush: {
       interval: {
         ms: {
@@ -204,6 +298,15 @@ export interface WorkerConfig {
   connectorsDir: string;
   bootstrapServers: string[];
   groupId: string;
+  /** Distributed mode: the internal topics (names resolved from group.id when not set). */
+  storage: {
+    configs: { topic: string; replicationFactor: number };
+    offsets: { topic: string; partitions: number; replicationFactor: number };
+    status: { topic: string; partitions: number; replicationFactor: number };
+  };
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  rebalanceTimeoutMs: number;
   redisUrl: string;
   pluginPath: string[];
   plugins: string[];
@@ -275,6 +378,14 @@ export function loadWorkerConfig(options: {
     connectorsDir: c.connectors.dir,
     bootstrapServers: list(c.bootstrap.servers),
     groupId: c.group.id,
+    storage: {
+      configs: { topic: c.config.storage.topic || `${c.group.id}-configs`, replicationFactor: c.config.storage.replication.factor },
+      offsets: { topic: c.offset.storage.topic || `${c.group.id}-offsets`, partitions: Math.max(1, c.offset.storage.partitions), replicationFactor: c.offset.storage.replication.factor },
+      status: { topic: c.status.storage.topic || `${c.group.id}-status`, partitions: Math.max(1, c.status.storage.partitions), replicationFactor: c.status.storage.replication.factor },
+    },
+    sessionTimeoutMs: c.session.timeout.ms,
+    heartbeatIntervalMs: c.heartbeat.interval.ms,
+    rebalanceTimeoutMs: c.rebalance.timeout.ms,
     redisUrl: c.redis.url,
     pluginPath: list(c.plugin.path),
     plugins: list(c.plugins),
@@ -287,6 +398,9 @@ export function loadWorkerConfig(options: {
   };
   if (cfg.mode === 'distributed' && cfg.bootstrapServers.length === 0) {
     throw new WorkerConfigError('Invalid worker configuration: mode=distributed needs bootstrap.servers (TRIBUTARY_BOOTSTRAP_SERVERS).');
+  }
+  if (cfg.heartbeatIntervalMs * 3 > cfg.sessionTimeoutMs) {
+    throw new WorkerConfigError('Invalid worker configuration: heartbeat.interval.ms must be at most a third of session.timeout.ms, or a slow heartbeat costs a worker its membership.');
   }
   if (cfg.rest.auth.type === 'basic' && Object.keys(users).length === 0) {
     throw new WorkerConfigError('Invalid worker configuration: rest.auth.type=basic needs rest.auth.users (user:password,...).');

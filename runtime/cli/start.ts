@@ -6,7 +6,7 @@
 import { WorkerConfigError, loadWorkerConfig, type WorkerConfig } from '../../config/worker-config.ts';
 import { configureLogging, getLogger } from '../engine/logging.ts';
 import type { WorkerMetrics } from '../engine/metrics.ts';
-import { startStandaloneWorker, type RunningWorker } from '../cluster/standalone-worker.ts';
+import { startStandaloneWorker, type StartedWorker } from '../cluster/standalone-worker.ts';
 
 const HELP = `Usage: tributary start [--config worker.json] [--mode standalone|distributed] [--rest-port N]
                        [--rest-host H] [--state-dir DIR] [--connectors-dir DIR]
@@ -21,7 +21,7 @@ async function counterTotal(metrics: WorkerMetrics, name: 'sourceWritten' | 'sin
   return data.values.reduce((n, v) => n + v.value, 0);
 }
 
-function progressReporter(running: RunningWorker, intervalMs = 5000): () => void {
+function progressReporter(running: StartedWorker, intervalMs = 5000): () => void {
   const log = getLogger('tributary.progress');
   let last = { produced: 0, delivered: 0, at: Date.now() };
   const timer = setInterval(async () => {
@@ -61,20 +61,25 @@ export async function runStart(args: string[]): Promise<number> {
     return 2;
   }
   const log = getLogger('tributary');
-  if (config.mode === 'distributed') {
-    process.stderr.write('tributary: distributed mode is not available in this build yet; run with --mode standalone (the default).\n');
-    return 2;
+  if (config.mode === 'distributed' && config.connectorsDir) {
+    log.warn('connectors.dir is ignored in distributed mode: create connectors through the REST API of any worker');
   }
 
   const started = Date.now();
-  let running: RunningWorker;
+  let running: StartedWorker;
   try {
-    running = await startStandaloneWorker(config);
+    if (config.mode === 'distributed') {
+      // Loaded only in this mode: a standalone worker never pays for the Kafka client.
+      const { startDistributedWorker } = await import('../cluster/distributed-worker.ts');
+      running = await startDistributedWorker(config);
+    } else {
+      running = await startStandaloneWorker(config);
+    }
   } catch (e) {
     process.stderr.write(`tributary: cannot start the worker: ${(e as Error).message}\n`);
     return 1;
   }
-  log.info({ url: running.url, workerId: running.workerId, mode: config.mode, stateDir: running.stores.stateDir, bus: running.bus.kind, startMs: Date.now() - started }, `Tributary worker ready: REST API at ${running.url}`);
+  log.info({ url: running.url, workerId: running.workerId, ...running.describe(), startMs: Date.now() - started }, `Tributary worker ready: REST API at ${running.url}`);
   const stopProgress = progress ? progressReporter(running) : () => {};
 
   await new Promise<void>((resolve) => {

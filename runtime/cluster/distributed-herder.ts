@@ -1,22 +1,46 @@
 /**
- * Distributed mode's foundations (issue 4), not yet wired into `tributary start`: the state
- * stores over Kafka's internal topics, the config log's offset (what a worker reports in
- * JoinGroup), and the work the group leader assigns, read from the config store.
+ * The distributed Herder (Kafka Connect's DistributedHerder): a group of workers over one Kafka
+ * cluster. Every worker reads the config, offset and status topics; the group coordinator elects a
+ * leader, which assigns connectors and tasks (assignor.ts) through membership/.
  *
- * The DistributedHerder built on this will: open the stores (`openKafkaStores`), join the group
- * (membership/) with `configOffset()` and a `leaderState()` that reads the config log to its end
- * and returns `workFromConfig(configs.snapshot())`, and in `onRevoked`/`onAssigned` stop and start
- * connectors and tasks on the Worker (catching up to the assignment's config offset first).
+ * How state moves:
+ * - REST writes go to the leader (followers throw NotLeaderError; the REST layer forwards the
+ *   request to the leader's URL with the caller's credentials). The leader validates and writes
+ *   the config topic. It never drives another worker directly: every worker reads the record
+ *   back and reacts to what concerns the work it owns (a changed connector config restarts that
+ *   connector, a target state pauses or stops, a restart record restarts).
+ * - Task configs are written by the worker that runs the connector (one owner per connector, so
+ *   one writer per connector's task configs); Kafka Connect forwards them to the leader instead.
+ * - Any change to the set of connectors or to a task count makes every worker rejoin the group
+ *   (each reads the same log, so each sees it), and the leader's next assignment hands out the
+ *   new work. Creating a connector takes two rounds: one places the connector, whose owner then
+ *   writes its task configs; the second places the tasks.
+ * - All local reactions (assignments, revocations, config events) run one at a time in arrival
+ *   order, so a task is never started and stopped concurrently.
  */
 import type { Logger } from '../api/index.ts';
 import type { KafkaConnectionOptions } from '../engine/kafka-bus.ts';
+import type { Worker } from '../engine/worker.ts';
 import { ConfigStore } from '../store/config-store.ts';
-import type { ConfigSnapshot } from '../store/config-store.ts';
+import type { ConfigChange, ConfigSnapshot } from '../store/config-store.ts';
 import { KafkaCompactedLog } from '../store/kafka-compacted-log.ts';
 import { defaultLogger } from '../store/logging.ts';
 import { OffsetStore } from '../store/offset-store.ts';
 import { StatusStore } from '../store/status-store.ts';
-import type { ConnectorWork } from './assignor.ts';
+import type { ConnectorWork, WorkSet } from './assignor.ts';
+import { BaseHerder, sameConfig, type HerderOptions } from './base-herder.ts';
+import {
+  HerderError,
+  NotLeaderError,
+  type ConnectorConfig,
+  type ConnectorInfo,
+  type ConnectorOffset,
+  type ConnectorStateInfo,
+  type RestartRequest,
+  type TargetState,
+} from './herder.ts';
+import { GroupMember, type LeaderState } from './membership/group-member.ts';
+import type { Assignment } from './membership/protocol.ts';
 
 /** Kafka Connect's partition counts of its internal topics; the config topic must keep one order. */
 export const INTERNAL_TOPIC_PARTITIONS = { configs: 1, offsets: 25, status: 5 } as const;
@@ -115,4 +139,373 @@ export function workFromConfig(snapshot: ConfigSnapshot): ConnectorWork[] {
     connector,
     tasks: snapshot.targetStates.get(connector) === 'STOPPED' ? 0 : (snapshot.taskConfigs.get(connector)?.length ?? 0),
   }));
+}
+
+const workKey = (work: readonly ConnectorWork[]): string => work.map((w) => `${w.connector}\0${w.tasks}`).join('\n');
+
+export interface MembershipOptions {
+  bootstrapBrokers: string[];
+  groupId: string;
+  restUrl: string;
+  connection?: KafkaConnectionOptions;
+  sessionTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
+  rebalanceTimeoutMs?: number;
+}
+
+export interface DistributedHerderOptions extends HerderOptions {
+  worker: Worker;
+  /** The config log's position, and a way to read it to its end (openKafkaStores gives both). */
+  configOffset(): number;
+  readConfigToEnd(): Promise<number>;
+  membership: MembershipOptions;
+}
+
+export class DistributedHerder extends BaseHerder<DistributedHerderOptions> {
+  private member: GroupMember | undefined;
+  private assignment: Assignment | null = null;
+  private generation = -1;
+  /** The work (connectors and task counts) as of the last assignment; a change means rejoin. */
+  private assignedWork = '';
+  private local: Promise<unknown> = Promise.resolve();
+  private writes: Promise<unknown> = Promise.resolve();
+  private unsubscribe: (() => void) | undefined;
+  private stopped = false;
+
+  protected get workerId(): string {
+    return this.o.worker.workerId;
+  }
+
+  /** Join the worker group; work starts as assignments arrive. */
+  start(): void {
+    this.unsubscribe = this.o.configs.onChange((change) => this.onConfigChange(change));
+    this.member = new GroupMember({
+      ...this.o.membership,
+      workerId: this.o.worker.workerId,
+      logger: this.o.logger,
+      configOffset: () => this.o.configOffset(),
+      leaderState: () => this.leaderState(),
+      onAssigned: (assignment, generation) => this.inOrder(() => this.onAssigned(assignment, generation)),
+      onRevoked: (revoked) => this.inOrder(() => this.stopWork(revoked)),
+    });
+    this.member.start();
+  }
+
+  /**
+   * Stop every task (they flush and commit), then leave the group so the others take the work at
+   * once. In this order no task ever runs on two workers.
+   */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.unsubscribe?.();
+    await this.inOrder(() => this.o.worker.stop());
+    await this.member?.close();
+  }
+
+  /** This worker's current assignment (null before the first), for status and tests. */
+  currentAssignment(): Assignment | null {
+    return this.assignment;
+  }
+
+  isLeader(): boolean {
+    return this.assignment !== null && this.member !== undefined && this.assignment.leaderId === this.member.id;
+  }
+
+  private inOrder<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.local.then(fn, fn);
+    this.local = next.catch((e: Error) => this.o.logger.error({ err: e.message }, 'applying a change to this worker\'s work failed'));
+    return next;
+  }
+
+  /** Leader-side writes, one at a time (so a create cannot race another create of the same name). */
+  private asLeader<T>(fn: () => Promise<T>): Promise<T> {
+    if (!this.assignment) {
+      return Promise.reject(HerderError.conflict('Cannot complete the request now: this worker has not joined the worker group yet (a rebalance is in progress). Retry in a few seconds.'));
+    }
+    if (!this.isLeader()) return Promise.reject(new NotLeaderError(this.assignment.leaderUrl));
+    const next = this.writes.then(fn, fn);
+    this.writes = next.catch(() => {});
+    return next;
+  }
+
+  // ---- membership callbacks --------------------------------------------------------------------
+
+  private async leaderState(): Promise<LeaderState> {
+    const configOffset = await this.o.readConfigToEnd();
+    return { configOffset, work: workFromConfig(this.o.configs.snapshot()) };
+  }
+
+  private async onAssigned(assignment: Assignment, generation: number): Promise<void> {
+    if (this.stopped) return;
+    this.generation = generation;
+    this.o.worker.setGeneration(generation);
+    if (assignment.error !== null || assignment.catchUp) await this.o.readConfigToEnd();
+    this.assignment = assignment;
+    this.assignedWork = workKey(workFromConfig(this.o.configs.snapshot()));
+    if (assignment.error !== null) return;
+    for (const connector of assignment.assigned.connectors) await this.startOwnedConnector(connector);
+    for (const t of assignment.assigned.tasks) await this.startOwnedTask(t.connector, t.task);
+    // The config may have changed while this round ran (a record read before we caught up).
+    this.rejoinIfWorkChanged();
+  }
+
+  private async stopWork(revoked: WorkSet): Promise<void> {
+    await Promise.all(revoked.tasks.map((t) => this.o.worker.stopTask(t.connector, t.task)));
+    await Promise.all(revoked.connectors.map((c) => this.o.worker.stopConnector(c)));
+  }
+
+  // ---- reacting to the config log ----------------------------------------------------------------
+
+  private rejoinIfWorkChanged(): void {
+    if (this.stopped || !this.assignment) return;
+    const now = workKey(workFromConfig(this.o.configs.snapshot()));
+    if (now !== this.assignedWork) {
+      this.assignedWork = now;
+      this.member?.requestRejoin();
+    }
+  }
+
+  private ownsConnector(name: string): boolean {
+    return this.assignment?.connectors.includes(name) ?? false;
+  }
+
+  private ownedTasks(name: string): number[] {
+    return (this.assignment?.tasks ?? []).filter((t) => t.connector === name).map((t) => t.task);
+  }
+
+  private onConfigChange(change: ConfigChange): void {
+    if (this.stopped) return;
+    // Every worker reads the same log, so every worker asks for the rebalance a change needs.
+    this.rejoinIfWorkChanged();
+    void this.inOrder(async () => {
+      if (this.stopped) return;
+      switch (change.type) {
+        case 'connector-config':
+          if (this.ownsConnector(change.connector)) await this.startOwnedConnector(change.connector);
+          for (const task of this.ownedTasks(change.connector)) await this.startOwnedTask(change.connector, task);
+          return;
+        case 'connector-removed':
+          await this.forget(change.connector);
+          return;
+        case 'tasks-committed':
+          await this.applyTaskConfigs(change.connector, change.tasks, change.consistent);
+          return;
+        case 'target-state':
+          await this.applyTargetState(change.connector, change.state);
+          return;
+        case 'restart':
+          await this.applyRestart(change);
+          return;
+      }
+    });
+  }
+
+  /** Start (or restart) a connector this worker owns, per its stored config and target state. */
+  private async startOwnedConnector(name: string): Promise<void> {
+    const config = this.o.configs.connectorConfig(name);
+    if (!config) return;
+    const target = this.o.configs.targetState(name) ?? 'RUNNING';
+    if (target === 'STOPPED') {
+      await this.o.worker.stopConnector(name);
+      await this.o.status.putConnector(name, { state: 'STOPPED', workerId: this.workerId, generation: this.generation }, { safe: true });
+      // Kafka Connect writes an empty set of task configs for a stopped connector; its tasks are then revoked.
+      if ((this.o.configs.connectorTaskConfigs(name) ?? []).length > 0) await this.o.configs.putTaskConfigs(name, []);
+      return;
+    }
+    const started = await this.o.worker.startConnector(name, config, target);
+    if (started) await this.reconfigureTasks(name);
+  }
+
+  /** Ask the running connector for task configs and write them when they differ from the stored ones. */
+  private async reconfigureTasks(name: string): Promise<void> {
+    if (!this.ownsConnector(name) || !this.o.worker.isConnectorRunning(name)) return;
+    let fresh: ConnectorConfig[];
+    try {
+      fresh = await this.o.worker.connectorTaskConfigs(name);
+    } catch (e) {
+      this.o.logger.error({ connector: name, err: (e as Error).message }, 'the connector could not generate task configs');
+      return;
+    }
+    const stored = this.o.configs.connectorTaskConfigs(name);
+    if (stored !== undefined && JSON.stringify(fresh) === JSON.stringify(stored)) return;
+    await this.o.configs.putTaskConfigs(name, fresh);
+  }
+
+  /** Start (or restart) a task this worker owns with the stored configs; nothing when they are gone. */
+  private async startOwnedTask(name: string, task: number): Promise<void> {
+    const config = this.o.configs.connectorConfig(name);
+    const taskConfig = this.o.configs.connectorTaskConfigs(name)?.[task];
+    const target = this.o.configs.targetState(name) ?? 'RUNNING';
+    if (!config || !taskConfig || target === 'STOPPED') {
+      await this.o.worker.stopTask(name, task);
+      return;
+    }
+    await this.o.worker.startTask(name, task, config, taskConfig, target);
+  }
+
+  private async applyTaskConfigs(name: string, count: number, consistent: boolean): Promise<void> {
+    if (!consistent && this.ownsConnector(name)) await this.reconfigureTasks(name);
+    const config = this.o.configs.connectorConfig(name);
+    const taskConfigs = this.o.configs.connectorTaskConfigs(name) ?? [];
+    for (const task of this.ownedTasks(name)) {
+      if (task >= count || !config) {
+        await this.o.worker.stopTask(name, task);
+        continue;
+      }
+      const running = this.o.worker.taskConfigsOf(name, task);
+      if (!running || !sameConfig(running.taskConfig, taskConfigs[task]!) || !sameConfig(running.connectorConfig, config)) {
+        await this.startOwnedTask(name, task);
+      }
+    }
+    // Statuses of tasks beyond the new count: written by whoever ran them, removed by the connector's owner.
+    if (this.ownsConnector(name)) {
+      for (const t of this.o.status.getTasks(name)) if (t.id >= count) await this.o.status.removeTask(name, t.id);
+    }
+  }
+
+  private async applyTargetState(name: string, target: TargetState): Promise<void> {
+    const running = this.o.worker.isConnectorRunning(name);
+    if (this.ownsConnector(name)) {
+      // Into or out of STOPPED the connector restarts (stopped connectors write empty task configs).
+      if (target === 'STOPPED' || !running) await this.startOwnedConnector(name);
+      else this.o.worker.setConnectorTargetState(name, target);
+    }
+    if (target === 'STOPPED') {
+      for (const task of this.ownedTasks(name)) await this.o.worker.stopTask(name, task);
+    } else {
+      // Pause or resume this worker's tasks of the connector (its connector instance was handled above).
+      for (const task of this.ownedTasks(name)) {
+        if (!this.o.worker.taskConfigsOf(name, task)) await this.startOwnedTask(name, task);
+      }
+      if (!this.ownsConnector(name)) this.o.worker.setConnectorTargetState(name, target);
+    }
+  }
+
+  private async applyRestart(request: Extract<ConfigChange, { type: 'restart' }>): Promise<void> {
+    const name = request.connector;
+    if (!this.o.configs.connectorConfig(name)) return;
+    if (request.task !== undefined) {
+      if (this.ownedTasks(name).includes(request.task)) await this.restartOwnedTask(name, request.task);
+      return;
+    }
+    if (this.ownsConnector(name) && (!request.onlyFailed || this.o.status.getConnector(name)?.state === 'FAILED')) {
+      await this.startOwnedConnector(name);
+    }
+    if (!request.includeTasks) return;
+    for (const task of this.ownedTasks(name)) {
+      if (request.onlyFailed && this.o.status.getTask(name, task)?.state !== 'FAILED') continue;
+      await this.restartOwnedTask(name, task);
+    }
+  }
+
+  private async restartOwnedTask(name: string, task: number): Promise<void> {
+    if ((this.o.configs.targetState(name) ?? 'RUNNING') === 'STOPPED') return;
+    await this.o.status.putTask(name, task, { state: 'RESTARTING', workerId: this.workerId, generation: this.generation }, { safe: true });
+    await this.startOwnedTask(name, task);
+  }
+
+  /** A deleted connector: stop what this worker runs of it and drop its statuses and metrics. */
+  private async forget(name: string): Promise<void> {
+    const tasks = this.o.worker.runningTasks(name);
+    await Promise.all(tasks.map((t) => this.o.worker.stopTask(t.connector, t.task)));
+    await this.o.worker.stopConnector(name);
+    for (const t of tasks) await this.o.status.removeTask(name, t.task);
+    await this.o.worker.forgetConnector(name);
+  }
+
+  /** A connector's owner asked for new task configs (ConnectorContext.requestTaskReconfiguration). */
+  requestTaskReconfiguration(name: string): void {
+    void this.inOrder(() => this.reconfigureTasks(name));
+  }
+
+  // ---- writes (on the leader) ------------------------------------------------------------------
+
+  putConnectorConfig(name: string, config: ConnectorConfig, options: { allowReplace: boolean; initialState?: TargetState }): Promise<{ created: boolean; info: ConnectorInfo }> {
+    return this.asLeader(async () => {
+      const { full, exists, unchanged } = await this.prepareConfig(name, config, options.allowReplace);
+      if (!unchanged) {
+        const target = exists ? undefined : options.initialState ?? 'RUNNING';
+        await this.o.configs.putConnectorConfig(name, full, target);
+      }
+      return { created: !exists, info: await this.connectorInfo(name) };
+    });
+  }
+
+  deleteConnector(name: string): Promise<void> {
+    return this.asLeader(async () => {
+      this.rawConfig(name);
+      await this.o.configs.removeConnector(name);
+      // Owners drop the statuses of what they ran; this catches those of work nobody runs now.
+      await this.o.status.removeConnector(name);
+      await this.o.status.resetTopics(name);
+      this.o.logger.info({ connector: name }, `connector ${name} deleted`);
+    });
+  }
+
+  pauseConnector(name: string): Promise<void> {
+    return this.setTarget(name, 'PAUSED');
+  }
+
+  resumeConnector(name: string): Promise<void> {
+    return this.setTarget(name, 'RUNNING');
+  }
+
+  stopConnector(name: string): Promise<void> {
+    return this.setTarget(name, 'STOPPED');
+  }
+
+  private setTarget(name: string, target: TargetState): Promise<void> {
+    return this.asLeader(async () => {
+      this.rawConfig(name);
+      if ((this.o.configs.targetState(name) ?? 'RUNNING') === target) return;
+      await this.o.configs.putTargetState(name, target);
+    });
+  }
+
+  restartConnector(name: string, request: RestartRequest): Promise<ConnectorStateInfo | null> {
+    return this.asLeader(async () => {
+      this.rawConfig(name);
+      const plain = !request.includeTasks && !request.onlyFailed;
+      const plan = plain ? undefined : await this.restartPlan(name, request);
+      await this.o.configs.requestRestart(name, request);
+      return plan?.result ?? null;
+    });
+  }
+
+  restartTask(name: string, task: number): Promise<void> {
+    return this.asLeader(async () => {
+      this.assertTaskExists(name, task);
+      await this.o.configs.requestTaskRestart(name, task);
+    });
+  }
+
+  resetConnectorTopics(name: string): Promise<void> {
+    return this.asLeader(async () => {
+      this.rawConfig(name);
+      await this.o.status.resetTopics(name);
+    });
+  }
+
+  /** Stopped everywhere: the target state is STOPPED and no task config (hence no task) is left. */
+  private assertStopped(name: string): void {
+    const stopped = (this.o.configs.targetState(name) ?? 'RUNNING') === 'STOPPED' && (this.o.configs.connectorTaskConfigs(name) ?? []).length === 0;
+    if (!stopped) throw BaseHerder.notStopped(name);
+  }
+
+  alterConnectorOffsets(name: string, offsets: ConnectorOffset[]): Promise<{ message: string }> {
+    return this.asLeader(async () => {
+      this.rawConfig(name);
+      this.assertStopped(name);
+      return this.writeOffsets(name, offsets);
+    });
+  }
+
+  resetConnectorOffsets(name: string): Promise<{ message: string }> {
+    return this.asLeader(async () => {
+      this.rawConfig(name);
+      this.assertStopped(name);
+      return this.clearOffsets(name);
+    });
+  }
 }

@@ -147,3 +147,19 @@ export class HerderError extends Error {
     return new HerderError(400, message);
   }
 }
+
+/**
+ * A write reached a worker that is not the group's leader: the REST layer forwards the request
+ * to `leaderUrl` (once; a forwarded request that meets this again answers 409, as Kafka Connect).
+ */
+export class NotLeaderError extends HerderError {
+  readonly leaderUrl: string;
+
+  constructor(leaderUrl: string) {
+    super(409, leaderUrl
+      ? `This worker is not the leader of the worker group; the request must go to the leader at ${leaderUrl}. Retry; a rebalance may be in progress.`
+      : 'Cannot complete the request now: the leader of the worker group is not known (a rebalance is in progress). Retry in a few seconds.');
+    this.name = 'NotLeaderError';
+    this.leaderUrl = leaderUrl;
+  }
+}

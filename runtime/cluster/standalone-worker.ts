@@ -25,15 +25,21 @@ import { StandaloneHerder } from './standalone-herder.ts';
 
 export const VERSION: string = PACKAGE.version;
 
-export interface RunningWorker {
+/** What `tributary start` needs of a running worker, in either mode. */
+export interface StartedWorker {
   url: string;
   workerId: string;
-  herder: StandaloneHerder;
   metrics: WorkerMetrics;
   bus: TopicBus;
+  /** For the start line: where state lives. */
+  describe(): Record<string, unknown>;
+  stop(): Promise<void>;
+}
+
+export interface RunningWorker extends StartedWorker {
+  herder: StandaloneHerder;
   stores: FileStores;
   app: FastifyInstance;
-  stop(): Promise<void>;
 }
 
 /** Sink positions on in-process topics live in the offset store under this prefix plus the group id. */
@@ -79,13 +85,19 @@ async function createBus(config: WorkerConfig, stores: FileStores, logger: Logge
   return { bus, clusterId: await bus.clusterId() };
 }
 
-export async function startStandaloneWorker(config: WorkerConfig): Promise<RunningWorker> {
-  const logger = getLogger('tributary.worker');
+/** Built-in connectors plus the configured plugin folders and packages. */
+export async function loadConnectorRegistry(config: WorkerConfig, logger: Logger): Promise<ConnectorRegistry> {
   const registry = new ConnectorRegistry();
   await registry.loadBuiltins();
   if (config.pluginPath.length) await registry.loadPluginPath(config.pluginPath);
   if (config.plugins.length) await registry.loadPackages(config.plugins);
   for (const w of registry.warnings) logger.warn(w);
+  return registry;
+}
+
+export async function startStandaloneWorker(config: WorkerConfig): Promise<RunningWorker> {
+  const logger = getLogger('tributary.worker');
+  const registry = await loadConnectorRegistry(config, logger);
 
   const stores = await openFileStores(config.stateDir, logger);
   let bus: TopicBus | undefined;
@@ -129,6 +141,7 @@ export async function startStandaloneWorker(config: WorkerConfig): Promise<Runni
     let stopping: Promise<void> | undefined;
     return {
       url, herder, metrics, bus, stores, app,
+      describe: () => ({ mode: 'standalone', stateDir: stores.stateDir, bus: busRef.kind }),
       get workerId() {
         return worker.workerId;
       },

@@ -49,6 +49,11 @@ export interface WorkerOptions {
   defaultValueConverter: string;
   /** The herder's hook for ConnectorContext.requestTaskReconfiguration. */
   onTaskReconfiguration?(connector: string): void;
+  /**
+   * Distributed mode: status writes carry the group generation and are skipped when a worker of a
+   * newer generation wrote the current status (a zombie must not overwrite its successor's state).
+   */
+  safeStatusWrites?: boolean;
 }
 
 interface ConnectorInstance {
@@ -78,6 +83,7 @@ export class Worker {
   private readonly o: WorkerOptions;
   private readonly connectors = new Map<string, ConnectorInstance>();
   private readonly tasks = new Map<string, TaskInstance>();
+  private generation = 0;
 
   constructor(options: WorkerOptions) {
     this.o = options;
@@ -90,6 +96,19 @@ export class Worker {
   /** Set once the REST listener knows its port (rest.port=0). */
   setWorkerId(id: string): void {
     this.o.workerId = id;
+  }
+
+  /** The worker group's generation this worker's work belongs to (distributed mode), on every status it writes. */
+  setGeneration(generation: number): void {
+    this.generation = generation;
+  }
+
+  private statusMeta(): { workerId: string; generation: number } {
+    return { workerId: this.o.workerId, generation: this.generation };
+  }
+
+  private get statusOptions(): { safe: boolean } {
+    return { safe: this.o.safeStatusWrites === true };
   }
 
   findPlugin(config: ConnectorConfig): ConnectorPlugin {
@@ -192,10 +211,21 @@ export class Worker {
   }
 
   private async putConnectorStatus(name: string, state: State, error?: unknown): Promise<void> {
-    await this.o.status.putConnector(name, { state, ...(error === undefined ? {} : { trace: traceOf(error) }), workerId: this.o.workerId, generation: 0 });
+    await this.o.status.putConnector(name, { state, ...(error === undefined ? {} : { trace: traceOf(error) }), ...this.statusMeta() }, this.statusOptions);
   }
 
   // ---- tasks -----------------------------------------------------------------------------------
+
+  /** The configs a running task was started with (to tell whether new ones differ). */
+  taskConfigsOf(connector: string, task: number): { connectorConfig: ConnectorConfig; taskConfig: TaskConfig } | undefined {
+    const t = this.tasks.get(taskKey(connector, task));
+    return t && { connectorConfig: t.connectorConfig, taskConfig: t.taskConfig };
+  }
+
+  /** Names of the connector instances this worker runs (whatever their state). */
+  connectorNames(): string[] {
+    return [...this.connectors.keys()];
+  }
 
   runningTasks(connector?: string): Array<{ connector: string; task: number }> {
     return [...this.tasks.values()].filter((t) => connector === undefined || t.connector === connector).map((t) => ({ connector: t.connector, task: t.task }));
@@ -271,7 +301,7 @@ export class Worker {
     let trace: string | undefined;
     const write = () =>
       this.o.status
-        .putTask(connector, task, { state, ...(trace ? { trace } : {}), workerId: this.o.workerId, generation: 0, ...(progress ? { progress } : {}) })
+        .putTask(connector, task, { state, ...(trace ? { trace } : {}), ...this.statusMeta(), ...(progress ? { progress } : {}) }, this.statusOptions)
         .catch((e: Error) => logger.error({ err: e.message }, 'status write failed'));
     let lastProgressWrite = 0;
     return {
@@ -313,7 +343,7 @@ export class Worker {
     logger.warn({ attempt: t.restartAttempts, delayMs: delay }, 'task failed; restarting automatically');
     t.restartTimer = setTimeout(async () => {
       if (t.stopped) return;
-      await this.o.status.putTask(t.connector, t.task, { state: 'RESTARTING', workerId: this.o.workerId, generation: 0 });
+      await this.o.status.putTask(t.connector, t.task, { state: 'RESTARTING', ...this.statusMeta() }, this.statusOptions);
       await t.runner?.stop().catch(() => {});
       await t.dlq?.close?.();
       if (t.stopped) return;

@@ -3,6 +3,7 @@
  *
  * | thrown                         | status                  | message                          |
  * |--------------------------------|-------------------------|----------------------------------|
+ * | NotLeaderError (distributed)   | the leader's answer     | forwarded to the leader's URL    |
  * | HerderError                    | its status              | its message                      |
  * | ConfigError (runtime/api)      | 400                     | names every bad field            |
  * | Fastify client errors (4xx)    | theirs (415, 413, ...)  | theirs                           |
@@ -10,8 +11,9 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ConfigError } from '../api/errors.ts';
-import { HerderError } from '../cluster/herder.ts';
+import { HerderError, NotLeaderError } from '../cluster/herder.ts';
 import type { Logger } from '../engine/logging.ts';
+import { forwardToLeader, wasForwarded } from './forward.ts';
 import { parseJson } from './json.ts';
 
 export interface ErrorBody {
@@ -52,12 +54,17 @@ export function toErrorBody(err: unknown): ErrorBody {
 }
 
 export function errorHandler(log: Logger) {
-  return (err: unknown, request: FastifyRequest, reply: FastifyReply): void => {
+  return async (err: unknown, request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    // Distributed mode: a write that reached a follower goes on to the leader (once).
+    if (err instanceof NotLeaderError && err.leaderUrl && !wasForwarded(request)) {
+      await forwardToLeader(request, reply, err.leaderUrl);
+      return;
+    }
     const body = toErrorBody(err);
     if (body.error_code >= 500) {
       log.error({ err, method: request.method, url: request.routeOptions.url ?? request.url }, 'REST request failed');
     }
-    void reply.code(body.error_code).type('application/json; charset=utf-8').send(body);
+    await reply.code(body.error_code).type('application/json; charset=utf-8').send(body);
   };
 }
 

@@ -6,6 +6,8 @@
  *   task-<n>-<i>      {"properties": {...}}            held back until the commit below
  *   commit-<n>        {"tasks": N}                     applies task-<n>-0 .. task-<n>-(N-1)
  *   target-state-<n>  {"state": "STARTED"|"PAUSED", "state.v2": "STARTED"|"PAUSED"|"STOPPED"}
+ *   restart-connector-<n>  {"include-tasks": bool, "only-failed": bool}   a restart request (KIP-745)
+ *   restart-task-<n>-<i>   {}    Tributary's: restart one task (Connect forwards those to the owner)
  *
  * Task configs take effect only when their `commit-<n>` record is read, so a half-written set is
  * never visible. The log must keep one order for all keys (Kafka: the config topic has one
@@ -16,7 +18,9 @@
  * State is only ever updated from records read back from the log, so every worker sharing a log
  * converges on the same state. Writes resolve once the record was read back (read-your-writes).
  * `onChange` listeners hear about records read after `start()` resolved (including our own
- * writes), never about the initial replay: read `snapshot()` after start for that.
+ * writes), never about the initial replay: read `snapshot()` after start for that. Restart
+ * requests are only events (every worker restarts what it runs); they change no state, so the one
+ * compaction keeps per connector is never replayed as a request.
  */
 import type { JsonObject, Logger } from '../api/index.ts';
 import type { ConnectorConfig, TargetState } from '../cluster/herder.ts';
@@ -27,6 +31,8 @@ export const CONNECTOR_PREFIX = 'connector-';
 export const TASK_PREFIX = 'task-';
 export const COMMIT_PREFIX = 'commit-';
 export const TARGET_STATE_PREFIX = 'target-state-';
+export const RESTART_CONNECTOR_PREFIX = 'restart-connector-';
+export const RESTART_TASK_PREFIX = 'restart-task-';
 
 export const connectorKey = (name: string): string => `${CONNECTOR_PREFIX}${name}`;
 export const taskKey = (name: string, task: number): string => `${TASK_PREFIX}${name}-${task}`;
@@ -38,7 +44,9 @@ export type ConfigChange =
   | { type: 'connector-removed'; connector: string }
   /** `consistent: false`: the commit named task configs that are missing; regenerate them. */
   | { type: 'tasks-committed'; connector: string; tasks: number; consistent: boolean }
-  | { type: 'target-state'; connector: string; state: TargetState };
+  | { type: 'target-state'; connector: string; state: TargetState }
+  /** A restart request: the connector (and its tasks, per the flags), or one task when `task` is set. */
+  | { type: 'restart'; connector: string; includeTasks: boolean; onlyFailed: boolean; task?: number };
 
 export interface ConfigSnapshot {
   connectors: Map<string, ConnectorConfig>;
@@ -205,6 +213,18 @@ export class ConfigStore {
     await this.write([{ key: targetStateKey(name), value: encodeTargetState(state) }]);
   }
 
+  /** Ask every worker to restart what it runs of this connector (Kafka Connect's restart record). */
+  async requestRestart(name: string, request: { includeTasks: boolean; onlyFailed: boolean }): Promise<void> {
+    checkName(name);
+    await this.write([{ key: `${RESTART_CONNECTOR_PREFIX}${name}`, value: { 'include-tasks': request.includeTasks, 'only-failed': request.onlyFailed } }]);
+  }
+
+  /** Ask the worker running task `task` of the connector to restart it. */
+  async requestTaskRestart(name: string, task: number): Promise<void> {
+    checkName(name);
+    await this.write([{ key: `${RESTART_TASK_PREFIX}${name}-${task}`, value: {} }]);
+  }
+
   /** A copy of everything, consistent at one point in the log. */
   snapshot(): ConfigSnapshot {
     const connectors = new Map<string, ConnectorConfig>();
@@ -264,8 +284,23 @@ export class ConfigStore {
     else if (key.startsWith(CONNECTOR_PREFIX)) this.readConnector(key.slice(CONNECTOR_PREFIX.length), value);
     else if (key.startsWith(TASK_PREFIX)) this.readTask(key, value);
     else if (key.startsWith(COMMIT_PREFIX)) this.readCommit(key.slice(COMMIT_PREFIX.length), value);
-    // Other keys (Kafka Connect's session-key, restart requests, ...) are not ours to read.
+    else if (key.startsWith(RESTART_CONNECTOR_PREFIX)) this.readRestart(key.slice(RESTART_CONNECTOR_PREFIX.length), value);
+    else if (key.startsWith(RESTART_TASK_PREFIX)) this.readTaskRestart(key.slice(RESTART_TASK_PREFIX.length), value);
+    // Other keys (Kafka Connect's session-key, ...) are not ours to read.
     else this.logger.debug({ key }, 'ignoring a config record with a key this store does not use');
+  }
+
+  private readRestart(name: string, value: LogValue): void {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) return;
+    const v = value as JsonObject;
+    this.emit({ type: 'restart', connector: name, includeTasks: v['include-tasks'] === true, onlyFailed: v['only-failed'] === true });
+  }
+
+  private readTaskRestart(rest: string, value: LogValue): void {
+    const dash = rest.lastIndexOf('-');
+    const task = Number(rest.slice(dash + 1));
+    if (value === null || dash <= 0 || !Number.isInteger(task) || task < 0) return;
+    this.emit({ type: 'restart', connector: rest.slice(0, dash), includeTasks: false, onlyFailed: false, task });
   }
 
   private readTargetState(name: string, value: LogValue): void {
