@@ -203,6 +203,12 @@ export class DistributedHerder extends BaseHerder<DistributedHerderOptions> {
     await this.member?.close();
   }
 
+  health(): { ready: boolean; message: string } {
+    if (this.stopped) return { ready: false, message: 'The worker is shutting down.' };
+    if (!this.assignment) return { ready: false, message: 'The worker has not joined the worker group yet.' };
+    return { ready: true, message: `Worker is ready (generation ${this.generation}${this.isLeader() ? ', leader' : ''}).` };
+  }
+
   /** This worker's current assignment (null before the first), for status and tests. */
   currentAssignment(): Assignment | null {
     return this.assignment;

@@ -68,7 +68,7 @@ export async function startDistributedWorker(config: WorkerConfig): Promise<Runn
     const herderProxy = new Proxy({} as DistributedHerder, {
       get(_target, prop) {
         const h = holder.herder;
-        if (!h) throw new Error('the worker is starting');
+        if (!h) throw new Error('The worker is starting: it has not joined the worker group yet.');
         const value: unknown = Reflect.get(h, prop, h);
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(h) : value;
       },

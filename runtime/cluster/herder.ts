@@ -83,6 +83,8 @@ export interface RestartRequest {
 
 export interface Herder {
   serverInfo(): Promise<ServerInfo>;
+  /** Whether the worker can serve requests yet (GET /health answers 503 until then). Absent: always. */
+  health?(): { ready: boolean; message: string };
 
   connectors(): Promise<string[]>;
   connectorInfo(name: string): Promise<ConnectorInfo>;

@@ -99,8 +99,18 @@ export function buildApp(options: RestOptions): FastifyInstance {
   app.setErrorHandler(errorHandler(logger));
   app.setNotFoundHandler(notFoundHandler);
 
-  // Open: load balancers and orchestrators probe it without credentials.
-  app.get('/health', async () => ({ status: 'ok' }));
+  // Open: load balancers and orchestrators probe it without credentials. As in Kafka Connect
+  // (KIP-1017), 503 until the worker can serve requests (distributed: it has joined the group).
+  app.get('/health', async (_request, reply) => {
+    let health: { ready: boolean; message: string };
+    try {
+      health = options.herder.health?.() ?? { ready: true, message: 'Worker is ready.' };
+    } catch (e) {
+      health = { ready: false, message: (e as Error).message };
+    }
+    if (!health.ready) return reply.code(503).send({ status: 'starting', message: health.message });
+    return { status: 'ok', message: health.message };
+  });
   void app.register(dashboardRoutes);
 
   void app.register(async (secured) => {

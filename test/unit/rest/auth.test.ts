@@ -40,7 +40,7 @@ describe('auth: basic', () => {
     }
     const health = await call(app, 'GET', '/health');
     expect(health.status).toBe(200);
-    expect(health.body).toEqual({ status: 'ok' });
+    expect(health.body).toEqual({ status: 'ok', message: 'Worker is ready.' });
     expect((await call(app, 'GET', '/ui')).status).toBe(200);
   });
 

@@ -2,13 +2,26 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Registry, Counter } from 'prom-client';
 import { listen } from '../../../runtime/rest/index.ts';
 import { call, setup } from './helpers.ts';
+import { MemoryHerder } from './memory-herder.ts';
 
 describe('/health', () => {
-  it('answers 200 {"status":"ok"}', async () => {
+  it('answers 200 {"status":"ok"} when the herder is ready', async () => {
     const { app } = setup();
     const res = await call(app, 'GET', '/health');
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ status: 'ok' });
+    expect(res.body).toEqual({ status: 'ok', message: 'Worker is ready.' });
+  });
+
+  it('answers 503 with the reason while the herder is not ready (a distributed worker before it joined its group)', async () => {
+    const herder = new MemoryHerder();
+    let ready = false;
+    Object.assign(herder, { health: () => ({ ready, message: ready ? 'Worker is ready (generation 3).' : 'The worker has not joined the worker group yet.' }) });
+    const { app } = setup({ herder });
+    const starting = await call(app, 'GET', '/health');
+    expect(starting.status).toBe(503);
+    expect(starting.body).toEqual({ status: 'starting', message: 'The worker has not joined the worker group yet.' });
+    ready = true;
+    expect((await call(app, 'GET', '/health')).body).toEqual({ status: 'ok', message: 'Worker is ready (generation 3).' });
   });
 });
 
@@ -57,7 +70,7 @@ describe('listen', () => {
     apps.push(app);
     const url = await listen(app, { host: '127.0.0.1', port: 0 });
     const res = await fetch(`${url}/health`);
-    expect(await res.json()).toEqual({ status: 'ok' });
+    expect(await res.json()).toEqual({ status: 'ok', message: 'Worker is ready.' });
   });
 
   it('refuses a non-loopback address without auth before binding', async () => {
