@@ -4,6 +4,7 @@ const all: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   'http-sink': () => import('./http-sink.ts'),
   's3-sink': () => import('./s3-sink.ts'),
   'postgres-cdc': () => import('./postgres-cdc.ts'),
+  'postgres-snapshot': () => import('./postgres-snapshot.ts'),
 };
 
 import { execFileSync } from 'node:child_process';
