@@ -3,16 +3,19 @@
  * Kafka, one worker group. Records carry `{task, seq}` (the demo connector's sequence shape), so
  * the topic tells exactly what was lost (a gap) or repeated (a duplicate) per task.
  */
+import { readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kafkaBrokers, uniqueName } from '../../infra/env.ts';
 import { ensureKafka, stopKafka } from '../../infra/kafka.ts';
 import { readTopic } from '../../helpers/kafka-topic.ts';
-import { eventually, freePort, http, startWorkerProcess, type WorkerProcess } from '../../helpers/worker-process.ts';
+import { eventually, freePort, http, startWorkerProcess, tempDir, type WorkerProcess } from '../../helpers/worker-process.ts';
 
 const brokers = kafkaBrokers();
 const group = uniqueName('dist');
 const topicA = uniqueName('dist-a');
 const topicB = uniqueName('dist-b');
+const sinkFile = join(tempDir('dist-sink'), 'b.jsonl');
 
 interface TaskStatus {
   id: number;
@@ -122,6 +125,12 @@ describe('distributed mode: three workers, one group', () => {
     expect((await http('POST', `${url(1)}/connectors`, { name: 'b', config: sequenceSource(topicB, 3) })).status).toBe(201);
     const c = await http('POST', `${url(2)}/connectors`, { name: 'c', config: sequenceSource(uniqueName('dist-c'), 2), initial_state: 'STOPPED' });
     expect(c.status).toBe(201);
+    // A sink of b's topic (consumer group connect-sink-b) moves with the workers too.
+    const sink = await http('POST', `${url(1)}/connectors`, {
+      name: 'sink-b',
+      config: { 'connector.class': 'FileStreamSink', topics: topicB, file: sinkFile, 'value.converter': 'org.apache.kafka.connect.json.JsonConverter', 'value.converter.schemas.enable': 'false' },
+    });
+    expect(sink.status).toBe(201);
     // A second create of the same name conflicts wherever it arrives.
     expect((await http('POST', `${url(2)}/connectors`, { name: 'a', config: sequenceSource(topicA, 6) })).status).toBe(409);
     // A bad config is a 400 naming the field, also when forwarded.
@@ -129,14 +138,14 @@ describe('distributed mode: three workers, one group', () => {
     expect(bad.status).toBe(400);
     expect(bad.body.message).toContain('shape');
 
-    await eventually(async () => (await allRunning(0, 'a', 6)) && (await allRunning(0, 'b', 3)), 60_000, 'a and b running');
-    const spread = tasksPerWorker(await status(1, 'a'), await status(1, 'b'));
-    expect([...spread.values()].sort()).toEqual([3, 3, 3]);
+    await eventually(async () => (await allRunning(0, 'a', 6)) && (await allRunning(0, 'b', 3)) && (await allRunning(0, 'sink-b', 1)), 60_000, 'a, b and sink-b running');
+    const spread = tasksPerWorker(await status(1, 'a'), await status(1, 'b'), await status(1, 'sink-b'));
+    expect([...spread.values()].sort()).toEqual([3, 3, 4]);
     // Every worker answers the same status (read from the status topic).
     expect((await status(2, 'a')).tasks).toEqual((await status(0, 'a')).tasks);
     expect((await status(0, 'c')).connector.state).toBe('STOPPED');
     expect((await status(0, 'c')).tasks).toEqual([]);
-    expect((await http('GET', `${url(2)}/connectors`)).body.sort()).toEqual(['a', 'b', 'c']);
+    expect((await http('GET', `${url(2)}/connectors`)).body.sort()).toEqual(['a', 'b', 'c', 'sink-b']);
   }, 120_000);
 
   let committedAtKill = new Map<number, number>();
@@ -153,9 +162,9 @@ describe('distributed mode: three workers, one group', () => {
     // Nothing the dead worker did can change these any more.
     committedAtKill = await committedSeqs(0, 'a');
 
-    await eventually(async () => (await allRunning(0, 'a', 6, 'w2')) && (await allRunning(0, 'b', 3, 'w2')), 60_000, 'work moved off w2');
+    await eventually(async () => (await allRunning(0, 'a', 6, 'w2')) && (await allRunning(0, 'b', 3, 'w2')) && (await allRunning(0, 'sink-b', 1, 'w2')), 60_000, 'work moved off w2');
     console.log(`failover: every task RUNNING on a survivor ${Date.now() - killedAt} ms after kill -9 (session.timeout.ms 6000)`);
-    expect([...tasksPerWorker(await status(1, 'a'), await status(1, 'b')).values()].sort()).toEqual([4, 5]);
+    expect([...tasksPerWorker(await status(1, 'a'), await status(1, 'b'), await status(1, 'sink-b')).values()].sort()).toEqual([5, 5]);
     // The moved tasks resume from the committed offsets and go on.
     await eventually(async () => {
       const now = await committedSeqs(1, 'a');
@@ -167,8 +176,9 @@ describe('distributed mode: three workers, one group', () => {
     const before = [starts(workers[0]!), starts(workers[1]!)];
     await startWorker(2);
     await eventually(async () => {
-      const spread = tasksPerWorker(await status(0, 'a'), await status(0, 'b'));
-      return spread.get('w2') === 3 && spread.get('w0') === 3 && spread.get('w1') === 3 && (await allRunning(0, 'a', 6)) && (await allRunning(0, 'b', 3));
+      const spread = tasksPerWorker(await status(0, 'a'), await status(0, 'b'), await status(0, 'sink-b'));
+      const counts = [spread.get('w0'), spread.get('w1'), spread.get('w2')].sort();
+      return counts.join() === '3,3,4' && (await allRunning(0, 'a', 6)) && (await allRunning(0, 'b', 3)) && (await allRunning(0, 'sink-b', 1));
     }, 60_000, 'rebalanced onto w2');
     // The survivors only gave tasks away: none of theirs was stopped and started again.
     expect([starts(workers[0]!), starts(workers[1]!)]).toEqual(before);
@@ -228,4 +238,18 @@ describe('distributed mode: three workers, one group', () => {
     await eventually(async () => (await status(0, 'a')).tasks.length === 0, 60_000, 'a stopped');
     checkNoGaps(await seqCounts(topicA), 6);
   }, 240_000);
+
+  it('the sink delivered every record of its topic to the file across the kill, the rejoin and the restarts', async () => {
+    const expected = new Set<string>();
+    for (const [task, seqs] of await seqCounts(topicB)) for (const seq of seqs.keys()) expected.add(`${task}/${seq}`);
+    expect(expected.size).toBeGreaterThan(100);
+    await eventually(async () => {
+      if (!existsSync(sinkFile)) return false;
+      const got = new Set(readFileSync(sinkFile, 'utf8').split('\n').filter(Boolean).map((l) => {
+        const v = JSON.parse(l) as { task: number; seq: number };
+        return `${v.task}/${v.seq}`;
+      }));
+      return [...expected].every((k) => got.has(k));
+    }, 60_000, 'every record of b in the sink file');
+  }, 90_000);
 });
