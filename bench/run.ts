@@ -5,6 +5,7 @@ const all: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   's3-sink': () => import('./s3-sink.ts'),
   'postgres-cdc': () => import('./postgres-cdc.ts'),
   'postgres-snapshot': () => import('./postgres-snapshot.ts'),
+  failover: () => import('./failover.ts'),
 };
 
 import { execFileSync } from 'node:child_process';
