@@ -51,11 +51,22 @@ export function newBuilder(o: FormatOptions, first: SinkRecord): FileBuilder {
   return new LinesBuilder(o.format === 'json' ? jsonLine : bytesLine, o, o.format === 'json' ? NEWLINE : o.bytesSeparator);
 }
 
+/** The first chunk of an object's lines; each next one doubles, up to LAST_CHUNK. */
+const FIRST_CHUNK = 64 * 1024;
+const LAST_CHUNK = 4 * 1024 * 1024;
+
+/**
+ * Lines are written as they are added into chunks of memory outside the JavaScript heap, so a
+ * line's string dies young instead of living (and being traced by the GC) until the object is
+ * uploaded; finish() joins the chunks (no copy when there is one).
+ */
 class LinesBuilder implements FileBuilder {
-  private chunks: Array<string | Buffer> = [];
+  private full: Buffer[] = [];
+  private fullBytes = 0;
+  private cur: Buffer | undefined;
+  private at = 0;
+  private nextChunk = FIRST_CHUNK;
   count = 0;
-  /** Exact UTF-8 bytes so far, newlines included: finish() writes them into one buffer of this size. */
-  size = 0;
   private readonly toLine: (r: SinkRecord) => string | Buffer;
   private readonly o: FormatOptions;
   private readonly separator: Buffer;
@@ -66,28 +77,53 @@ class LinesBuilder implements FileBuilder {
     this.separator = separator;
   }
 
+  /** Exact bytes so far, separators included (before compression). */
+  get size(): number {
+    return this.fullBytes + this.at;
+  }
+
   needsNewFile(): boolean {
     return false;
   }
 
   add(r: SinkRecord): void {
     const line = this.toLine(r);
-    this.chunks.push(line);
+    const sep = this.separator;
+    let cur = this.cur;
+    if (typeof line === 'string') {
+      // A UTF-16 unit takes at most 3 bytes of UTF-8: measure the line only near a chunk's end.
+      if (cur === undefined || cur.length - this.at < line.length * 3 + sep.length) {
+        const need = Buffer.byteLength(line) + sep.length;
+        if (cur === undefined || cur.length - this.at < need) cur = this.grow(need);
+      }
+      this.at += cur.write(line, this.at);
+    } else {
+      if (cur === undefined || cur.length - this.at < line.length + sep.length) cur = this.grow(line.length + sep.length);
+      this.at += line.copy(cur, this.at);
+    }
+    if (sep.length === 1) cur[this.at++] = sep[0];
+    else this.at += sep.copy(cur, this.at);
     this.count++;
-    this.size += (typeof line === 'string' ? Buffer.byteLength(line) : line.length) + this.separator.length;
+  }
+
+  private grow(need: number): Buffer {
+    if (this.cur !== undefined && this.at > 0) {
+      this.full.push(this.cur.subarray(0, this.at));
+      this.fullBytes += this.at;
+    }
+    this.cur = Buffer.allocUnsafeSlow(Math.max(need, this.nextChunk));
+    this.nextChunk = Math.min(LAST_CHUNK, this.nextChunk * 2);
+    this.at = 0;
+    return this.cur;
   }
 
   async finish(): Promise<Buffer> {
-    // One allocation, one copy of each line; the lines are released at once.
-    const raw = Buffer.allocUnsafe(this.size);
-    const sep = this.separator;
-    let at = 0;
-    for (const c of this.chunks) {
-      at += typeof c === 'string' ? raw.write(c, at) : c.copy(raw, at);
-      if (sep.length === 1) raw[at++] = sep[0];
-      else at += sep.copy(raw, at);
-    }
-    this.chunks = [];
+    const last = this.cur === undefined ? Buffer.alloc(0) : this.cur.subarray(0, this.at);
+    const raw = this.full.length === 0 ? last : Buffer.concat([...this.full, last], this.size);
+    this.full = [];
+    this.fullBytes = 0;
+    this.cur = undefined;
+    this.at = 0;
     if (this.o.compression !== 'gzip') return raw;
     return gzip(raw, { level: this.o.compressionLevel });
   }
