@@ -1,9 +1,12 @@
 /**
  * The S3 sink task. Records are grouped per Kafka partition and folder (the partitioner's path)
  * into open objects; an object is uploaded when it rotates (flush.size records, record-time
- * interval, wall-clock schedule, or a schema change for Parquet). `flush` returns, per partition,
- * the offset of the oldest record still in an open object, so the runtime commits only what is
- * durable in S3; records of open objects are delivered again after a crash.
+ * interval, wall-clock schedule, or a schema change for Parquet, or early when the task holds more
+ * than s3.buffer.max.bytes). Rotated objects upload in the background (UPLOAD_CONCURRENCY at once)
+ * while the next ones fill; `put` waits only when the task holds too much. `flush` returns, per
+ * partition, the offset of the oldest record not yet in an uploaded object (open, or rotated and
+ * still uploading), so the runtime commits only what is durable in S3; records of open objects are
+ * delivered again after a crash.
  *
  * Exactly once by object name: an object is named after its first offset and carries its last
  * offset in user metadata (`x-amz-meta-end-offset`). When a partition is (re)assigned, the first
@@ -24,8 +27,10 @@ import type { Partitioner, TimestampExtractor } from './partitioner.ts';
 import { openStore } from './store.ts';
 import type { ObjectStore } from './store.ts';
 
-/** Objects uploaded at once. */
-const UPLOAD_CONCURRENCY = 8;
+/** Objects uploaded at once (each multipart object sends up to four parts at once). */
+const UPLOAD_CONCURRENCY = 4;
+/** How long stop() lets uploads already started finish. */
+const STOP_DRAIN_MS = 30_000;
 /** For folder-per-value partitioners: how many of a partition's newest objects are checked on assignment. */
 const RECOVERY_HEAD_LIMIT = 1000;
 
@@ -68,8 +73,18 @@ export class S3SinkTask implements SinkTask {
   private ext = '';
   private zone!: Zone;
   private readonly states = new Map<string, PartitionState>();
-  private pending: OpenFile[] = [];
+  /** Rotated objects waiting for an upload slot, in rotation order. */
+  private queue: OpenFile[] = [];
+  /** Rotated objects not yet uploaded (queued, uploading or failed): their records are not durable. */
+  private readonly unsettled = new Set<OpenFile>();
+  private readonly running = new Set<Promise<void>>();
+  /** Uploads that failed: sent again on the next put or flush, after the runtime's backoff. */
+  private failed: OpenFile[] = [];
+  private uploadError: unknown;
+  private failureReported = false;
+  private stopped = false;
   private uploaded = 0;
+  private earlyRolls = 0;
   private uploadedBytes = 0;
   private multipartObjects = 0;
 
@@ -107,12 +122,15 @@ export class S3SinkTask implements SinkTask {
     for (const tp of partitions) this.states.set(topicPartitionKey(tp), newState(tp));
   }
 
-  close(partitions: TopicPartition[]): void {
-    for (const tp of partitions) {
-      const key = topicPartitionKey(tp);
-      this.states.delete(key);
-      this.pending = this.pending.filter((f) => topicPartitionKey({ topic: f.topic, partition: f.partition }) !== key);
-    }
+  async close(partitions: TopicPartition[]): Promise<void> {
+    const gone = new Set(partitions.map(topicPartitionKey));
+    const mine = (f: OpenFile) => gone.has(topicPartitionKey({ topic: f.topic, partition: f.partition }));
+    for (const key of gone) this.states.delete(key);
+    this.queue = this.queue.filter((f) => !mine(f));
+    this.failed = this.failed.filter((f) => !mine(f));
+    for (const f of this.unsettled) if (mine(f)) this.unsettled.delete(f);
+    // Let uploads already under way end before the partitions go to another task.
+    await this.drain();
   }
 
   async put(records: SinkRecord[]): Promise<void> {
@@ -126,7 +144,7 @@ export class S3SinkTask implements SinkTask {
       st.delivered = Math.max(st.delivered ?? 0, r.kafkaOffset + 1);
       return st;
     });
-    await this.uploadPending();
+    await this.settleFailed();
     const rotateMs = this.cfg['rotate.interval.ms'];
     for (let i = 0; i < records.length; i++) {
       const r = records[i];
@@ -167,12 +185,14 @@ export class S3SinkTask implements SinkTask {
       if (file.builder.count >= this.cfg['flush.size']) this.rotate(st, file);
     }
     this.rotateDue();
-    await this.uploadPending();
+    await this.withinBudget();
   }
 
   async flush(offsets: SinkOffsets): Promise<SinkOffsets> {
     this.rotateDue();
-    await this.uploadPending();
+    await this.settleFailed();
+    // Stopping: the last commit should include what is already uploading.
+    if (this.context.signal.aborted) await this.drain();
     const safe: SinkOffsets = new Map();
     for (const [key, o] of offsets) {
       const st = this.states.get(key);
@@ -184,6 +204,7 @@ export class S3SinkTask implements SinkTask {
           offset = Math.min(offset, st.nextOffset);
         }
         for (const f of st.files.values()) offset = Math.min(offset, f.startOffset);
+        for (const f of this.unsettled) if (f.partition === st.partition && f.topic === st.topic) offset = Math.min(offset, f.startOffset);
         // Never commit inside an object found at assignment whose records are still being skipped:
         // a restart from there would not look for that object (it starts before the new resume point).
         const next = st.nextOffset ?? 0;
@@ -196,14 +217,26 @@ export class S3SinkTask implements SinkTask {
       }
       safe.set(key, { ...o, offset });
     }
-    this.context.reportProgress({ objectsUploaded: this.uploaded, bytesUploaded: this.uploadedBytes, multipartObjects: this.multipartObjects });
+    this.context.reportProgress({ objectsUploaded: this.uploaded, bytesUploaded: this.uploadedBytes, multipartObjects: this.multipartObjects, objectsUploading: this.unsettled.size, earlyRolls: this.earlyRolls });
     return safe;
   }
 
-  stop(): void {
+  /** Lets the uploads already started end (for a bounded time), then closes the store. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.queue = [];
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.drain(), new Promise((r) => (timer = setTimeout(r, STOP_DRAIN_MS)))]);
+    clearTimeout(timer);
     this.states.clear();
-    this.pending = [];
+    this.unsettled.clear();
+    this.failed = [];
     this.store?.close();
+  }
+
+  /** Resolves when no upload is queued or under way (failed ones stay failed). */
+  async drain(): Promise<void> {
+    while (this.running.size > 0) await Promise.all(this.running);
   }
 
   private newFile(r: SinkRecord, encoded: string, time: number): OpenFile {
@@ -223,7 +256,83 @@ export class S3SinkTask implements SinkTask {
 
   private rotate(st: PartitionState, file: OpenFile): void {
     st.files.delete(file.encoded);
-    this.pending.push(file);
+    this.unsettled.add(file);
+    this.queue.push(file);
+    this.pump();
+  }
+
+  /** Starts queued uploads while slots are free. */
+  private pump(): void {
+    while (!this.stopped && this.running.size < UPLOAD_CONCURRENCY && this.queue.length > 0) {
+      const f = this.queue.shift()!;
+      const p: Promise<void> = this.upload(f)
+        .then(() => {
+          this.unsettled.delete(f);
+          this.context.requestCommit();
+        }, (e: unknown) => {
+          if (!this.unsettled.has(f)) return; // its partition was closed meanwhile
+          this.failed.push(f);
+          this.uploadError ??= e;
+        })
+        .finally(() => {
+          this.running.delete(p);
+          this.pump();
+        });
+      this.running.add(p);
+    }
+  }
+
+  /**
+   * A failed upload is first reported to the runtime (which backs off, then calls again), then
+   * sent again; if it fails again, so does this call.
+   */
+  private async settleFailed(): Promise<void> {
+    if (this.failed.length === 0) return;
+    if (!this.failureReported) {
+      this.failureReported = true;
+      throw this.uploadError;
+    }
+    this.queue.unshift(...this.failed.splice(0));
+    this.uploadError = undefined;
+    this.pump();
+    await this.drain();
+    if (this.failed.length > 0) throw this.uploadError;
+    this.failureReported = false;
+  }
+
+  /** Bytes held in memory: open objects and rotated ones not yet uploaded. */
+  private heldBytes(): number {
+    let n = 0;
+    for (const st of this.states.values()) for (const f of st.files.values()) n += f.builder.size;
+    for (const f of this.unsettled) n += f.body?.length ?? f.builder.size;
+    return n;
+  }
+
+  /**
+   * Backpressure: while the task holds more than s3.buffer.max.bytes, or more objects wait for an
+   * upload slot than there are slots, wait for uploads to end; when the open objects alone hold
+   * too much, upload the largest early.
+   */
+  private async withinBudget(): Promise<void> {
+    const budget = this.cfg['s3.buffer.max.bytes'];
+    for (;;) {
+      if (this.failed.length > 0 || this.stopped) return; // failures are reported at the next put or flush
+      const over = this.heldBytes() > budget;
+      if (!over && this.queue.length < UPLOAD_CONCURRENCY) return;
+      if (this.running.size > 0) {
+        await Promise.race(this.running);
+        continue;
+      }
+      if (!over) return;
+      let largest: { st: PartitionState; f: OpenFile } | undefined;
+      for (const st of this.states.values()) {
+        for (const f of st.files.values()) if (!largest || f.builder.size > largest.f.builder.size) largest = { st, f };
+      }
+      if (!largest) return;
+      this.earlyRolls++;
+      this.context.logger.debug({ budget, bytes: largest.f.builder.size, records: largest.f.builder.count }, 's3.buffer.max.bytes reached: uploading the largest open object early');
+      this.rotate(largest.st, largest.f);
+    }
   }
 
   /** Wall-clock rotation: close every object whose schedule boundary has passed. */
@@ -233,27 +342,6 @@ export class S3SinkTask implements SinkTask {
     for (const st of this.states.values()) {
       for (const f of [...st.files.values()]) if (f.deadline <= now) this.rotate(st, f);
     }
-  }
-
-  /** Upload rotated objects; on failure they stay pending and the error goes to the runtime (which retries). */
-  private async uploadPending(): Promise<void> {
-    if (this.pending.length === 0) return;
-    const queue = [...this.pending];
-    const failed: OpenFile[] = [];
-    let error: unknown;
-    const worker = async () => {
-      for (let f = queue.shift(); f; f = queue.shift()) {
-        try {
-          await this.upload(f);
-        } catch (e) {
-          failed.push(f);
-          error ??= e;
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(UPLOAD_CONCURRENCY, queue.length) }, worker));
-    this.pending = this.pending.filter((f) => failed.includes(f));
-    if (error) throw error;
   }
 
   private async upload(f: OpenFile): Promise<void> {

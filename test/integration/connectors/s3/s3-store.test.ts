@@ -59,6 +59,7 @@ describe('S3 sink on S3Proxy', () => {
     const pad = 'x'.repeat(480);
     const values = Array.from({ length: 24_000 }, (_, i) => ({ i, pad }));
     await task.put(sinkRecords(values, 'big', 0, 1000));
+    await task.drain(); // the upload runs in the background
     expect(await task.flush(new Map([['big-0', { topic: 'big', partition: 0, offset: 25_000 }]]))).toEqual(new Map([['big-0', { topic: 'big', partition: 0, offset: 25_000 }]]));
     expect(progress).toMatchObject({ objectsUploaded: 1, multipartObjects: 1 });
     await task.stop();

@@ -88,6 +88,7 @@ describe('S3 sink Parquet format', () => {
     const v2: Schema = { type: 'struct', fields: [{ field: 'a', type: 'int32' }, { field: 'b', type: 'string', optional: true }] };
     const mk = (o: number, s: Schema, value: unknown): SinkRecord => ({ topic: 's', kafkaPartition: 0, kafkaOffset: o, value, valueSchema: s, originalTopic: 's', originalKafkaPartition: 0, originalKafkaOffset: o });
     await task.put([mk(0, v1, { a: 1 }), mk(1, v1, { a: 2 }), mk(2, v2, { a: 3, b: 'x' })]);
+    await task.drain();
     const path = join(root, 'topics/s/partition=0/s+0+0000000000.parquet');
     const bytes = readFileSync(path);
     const rows = await parquetReadObjects({ file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer });
