@@ -178,6 +178,18 @@ const schema = {
       },
     },
   },
+  exactly: {
+    once: {
+      source: {
+        support: {
+          doc: 'Distributed mode: enabled makes source tasks exactly-once (KIP-618): each produces in transactions that carry its offsets, and a task\'s successor fences it. Consumers read with isolation.level=read_committed.',
+          format: ['disabled', 'enabled'],
+          default: 'disabled',
+          env: 'TRIBUTARY_EXACTLY_ONCE_SOURCE_SUPPORT',
+        },
+      },
+    },
+  },
   session: {
     timeout: {
       ms: {
@@ -304,6 +316,7 @@ export interface WorkerConfig {
     offsets: { topic: string; partitions: number; replicationFactor: number };
     status: { topic: string; partitions: number; replicationFactor: number };
   };
+  exactlyOnceSource: boolean;
   sessionTimeoutMs: number;
   heartbeatIntervalMs: number;
   rebalanceTimeoutMs: number;
@@ -383,6 +396,7 @@ export function loadWorkerConfig(options: {
       offsets: { topic: c.offset.storage.topic || `${c.group.id}-offsets`, partitions: Math.max(1, c.offset.storage.partitions), replicationFactor: c.offset.storage.replication.factor },
       status: { topic: c.status.storage.topic || `${c.group.id}-status`, partitions: Math.max(1, c.status.storage.partitions), replicationFactor: c.status.storage.replication.factor },
     },
+    exactlyOnceSource: c.exactly.once.source.support === 'enabled',
     sessionTimeoutMs: c.session.timeout.ms,
     heartbeatIntervalMs: c.heartbeat.interval.ms,
     rebalanceTimeoutMs: c.rebalance.timeout.ms,

@@ -23,9 +23,9 @@ import type { KafkaConnectionOptions } from '../engine/kafka-bus.ts';
 import type { Worker } from '../engine/worker.ts';
 import { ConfigStore } from '../store/config-store.ts';
 import type { ConfigChange, ConfigSnapshot } from '../store/config-store.ts';
-import { KafkaCompactedLog } from '../store/kafka-compacted-log.ts';
+import { KafkaCompactedLog, type Message } from '../store/kafka-compacted-log.ts';
 import { defaultLogger } from '../store/logging.ts';
-import { OffsetStore } from '../store/offset-store.ts';
+import { OffsetStore, type SourceOffsetUpdate } from '../store/offset-store.ts';
 import { StatusStore } from '../store/status-store.ts';
 import type { ConnectorWork, WorkSet } from './assignor.ts';
 import { BaseHerder, sameConfig, type HerderOptions } from './base-herder.ts';
@@ -66,6 +66,8 @@ export interface KafkaStores {
   configOffset(): number;
   /** Read the config log to its end; resolves with the offset reached. */
   readConfigToEnd(): Promise<number>;
+  /** The Kafka records that store these source offsets, for a transaction of an exactly-once source task. */
+  offsetMessages(connector: string, entries: readonly SourceOffsetUpdate[]): Message[];
   close(): Promise<void>;
 }
 
@@ -85,6 +87,8 @@ export async function openKafkaStores(options: KafkaStoresOptions): Promise<Kafk
   const configLog = new KafkaCompactedLog({ ...base, topic: options.topics.configs, partitions: INTERNAL_TOPIC_PARTITIONS.configs, clientId: `${prefix}-configs` });
   const offsetLog = new KafkaCompactedLog({
     ...base,
+    // Exactly-once source tasks write offsets in their transactions: an aborted one must not count.
+    readCommitted: true,
     topic: options.topics.offsets,
     partitions: options.partitions?.offsets ?? INTERNAL_TOPIC_PARTITIONS.offsets,
     clientId: `${prefix}-offsets`,
@@ -122,6 +126,7 @@ export async function openKafkaStores(options: KafkaStoresOptions): Promise<Kafk
       await configLog.readToEnd();
       return configOffset;
     },
+    offsetMessages: (connector, entries) => offsetLog.messagesFor(OffsetStore.entriesFor(connector, entries)),
     close() {
       closing ??= closeAll();
       return closing;

@@ -61,6 +61,13 @@ export async function startDistributedWorker(config: WorkerConfig): Promise<Runn
       defaultValueConverter: config.valueConverter,
       onTaskReconfiguration: (name) => late.herder?.requestTaskReconfiguration(name),
       safeStatusWrites: true,
+      exactlyOnceSource: config.exactlyOnceSource
+        ? {
+            transactionalIdPrefix: config.groupId,
+            offsetRecords: (connector, entries) =>
+              stores.offsetMessages(connector, entries).map((m) => ({ topic: m.topic, partition: m.partition!, key: m.key!, value: (m.value as Buffer | undefined) ?? null })),
+          }
+        : undefined,
     });
     // The REST URL goes into the group metadata; the herder is created after listening, so the
     // routes reach it through this indirection.

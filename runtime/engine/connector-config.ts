@@ -39,7 +39,8 @@ export const sinkConnectorConfig = commonConnectorConfig.extend({
 
 export const sourceConnectorConfig = commonConnectorConfig.extend({
   'exactly.once.support': { type: 'string', default: 'requested', validate: oneOf(['requested', 'required']), doc: 'Whether exactly-once delivery is required (distributed mode).', importance: 'medium', group: 'Exactly Once Support' },
-  'transaction.boundary': { type: 'string', default: 'poll', validate: oneOf(['poll', 'interval', 'connector']), doc: 'Transaction boundaries for exactly-once sources.', importance: 'medium', group: 'Exactly Once Support' },
+  'transaction.boundary': { type: 'string', default: 'poll', validate: oneOf(['poll', 'interval']), doc: 'Exactly-once sources (worker exactly.once.source.support=enabled): poll commits a transaction per batch the task returns; interval one every transaction.boundary.interval.ms. (Connect\'s `connector`-defined boundaries are not supported.)', importance: 'medium', group: 'Exactly Once Support' },
+  'transaction.boundary.interval.ms': { type: 'long', default: -1, validate: range(-1), doc: 'With transaction.boundary=interval: how often a transaction commits; -1: the worker\'s offset.flush.interval.ms.', importance: 'low', group: 'Exactly Once Support' },
   'offsets.storage.topic': { type: 'string', default: '', doc: 'A separate offsets topic for this connector (distributed mode).', importance: 'low', group: 'Offsets Topic' },
 });
 

@@ -27,9 +27,10 @@ import { hasProtocolError } from './kafka/errors.ts';
 import { KafkaBusProducer } from './kafka/producer.ts';
 import type { ProducerLimits } from './kafka/producer.ts';
 import { TopicCatalog } from './kafka/topics.ts';
+import { KafkaTransactionalProducer } from './kafka/transactional-producer.ts';
 import { getLogger } from './logging.ts';
 import type { Logger } from './logging.ts';
-import type { BusConsumer, BusProducer, ConsumerOptions, TopicBus } from './topic-bus.ts';
+import type { BusConsumer, BusProducer, ConsumerOptions, TopicBus, TransactionalBusProducer } from './topic-bus.ts';
 
 /** Connection settings passed to every client: TLS, SASL, timeouts. */
 export type KafkaConnectionOptions = Pick<BaseOptions, 'tls' | 'tlsServerName' | 'sasl' | 'connectTimeout' | 'requestTimeout'>;
@@ -83,7 +84,7 @@ export class KafkaBus implements TopicBus {
   private readonly logger: Logger;
   private readonly admin: Admin;
   private readonly topics: TopicCatalog;
-  private readonly producers = new Set<KafkaBusProducer>();
+  private readonly producers = new Set<BusProducer>();
   private readonly consumers = new Set<KafkaBusConsumer>();
   private cluster: Promise<string> | null = null;
   private closed = false;
@@ -155,6 +156,34 @@ export class KafkaBus implements TopicBus {
       topics: this.topics,
       limits,
       logger: this.logger.child({ producer: clientId }),
+      onClose: () => this.producers.delete(producer),
+    });
+    this.producers.add(producer);
+    return producer;
+  }
+
+  transactionalProducer(clientId: string, transactionalId: string): TransactionalBusProducer {
+    this.checkOpen();
+    const client = new Producer({
+      ...this.o.connection,
+      clientId: safeClientId(`${this.o.clientId}-${clientId}`),
+      bootstrapBrokers: this.o.bootstrapServers,
+      idempotent: true,
+      transactionalId,
+      // InitProducerId as a new producer (KIP-360: -1/-1). The client's default (0/0) claims to be
+      // producer 0, which the coordinator fences once the transactional id has a history.
+      producerId: -1n,
+      producerEpoch: -1,
+      compression: this.o.producer?.compression ?? 'none',
+      timeout: 30_000,
+      retries: 10,
+      retryDelay: RETRY_DELAY_MS,
+    });
+    const producer: KafkaTransactionalProducer = new KafkaTransactionalProducer({
+      client,
+      topics: this.topics,
+      transactionalId,
+      logger: this.logger.child({ producer: clientId, transactionalId }),
       onClose: () => this.producers.delete(producer),
     });
     this.producers.add(producer);

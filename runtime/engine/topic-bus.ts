@@ -31,6 +31,26 @@ export interface BusProducer {
   close(): Promise<void>;
 }
 
+/** A Kafka record already serialised and partitioned (source offsets a transaction carries with the data). */
+export interface RawKafkaRecord {
+  topic: string;
+  partition: number;
+  key: Buffer;
+  value: Buffer | null;
+}
+
+/**
+ * A producer whose sends form transactions (exactly-once sources): what was sent since the last
+ * commit becomes visible to read_committed readers atomically with `commit`'s extra records, or
+ * never. `begin` fences every older producer of the same transactional id (a zombie task on a
+ * worker the group gave up on) and aborts its open transaction; call it before reading offsets.
+ * `send`'s `durable` resolves once the records are in the open transaction.
+ */
+export interface TransactionalBusProducer extends BusProducer {
+  begin(): Promise<void>;
+  commit(extra: RawKafkaRecord[]): Promise<void>;
+}
+
 export interface ConsumerOptions {
   /** Consumer group, `connect-<connector>` for sinks. */
   groupId: string;
@@ -62,6 +82,8 @@ export interface TopicBus {
   /** Whether records must be converted to bytes before `send` (true for Kafka). */
   readonly needsBytes: boolean;
   producer(clientId: string, options?: { transactionalId?: string }): BusProducer;
+  /** Kafka only: a transactional producer (exactly-once sources). */
+  transactionalProducer?(clientId: string, transactionalId: string): TransactionalBusProducer;
   consumer(options: ConsumerOptions): BusConsumer;
   /** The committed offsets of a consumer group (KIP-875 sink offsets). */
   groupOffsets(groupId: string): Promise<SinkOffsets>;

@@ -2,14 +2,15 @@
  * Runs one source task (Kafka Connect's WorkerSourceTask): poll -> transforms -> converters ->
  * topic, and commits source offsets only for records that are durable (acknowledged by Kafka, or
  * flushed by every sink of an in-process topic), in poll order. The connector's task sees none of
- * this: it returns records and gets `commit()` calls.
+ * this: it returns records and gets `commit()` calls. With `transactions` (exactly-once) the
+ * offsets go into the transaction of the records instead, committed between polls.
  */
 import type { Converter, JsonObject, Logger, SourceRecord, SourceTask, SourceTaskContext, TaskConfig } from '../api/index.ts';
-import type { OffsetStore } from '../store/index.ts';
+import type { OffsetStore, SourceOffsetUpdate } from '../store/index.ts';
 import { ErrorHandler, SKIPPED } from './error-handler.ts';
 import type { WorkerMetrics } from './metrics.ts';
 import { PauseGate, type TaskStatusListener } from './task-status.ts';
-import type { BusProducer, BusRecord } from './topic-bus.ts';
+import type { BusProducer, BusRecord, RawKafkaRecord, TransactionalBusProducer } from './topic-bus.ts';
 
 type Transform = (r: SourceRecord) => SourceRecord | null;
 
@@ -36,6 +37,18 @@ export interface SourceTaskRunnerOptions {
   offsetFlushIntervalMs: number;
   /** How long stop() waits for in-flight records before committing what is durable. */
   offsetFlushTimeoutMs?: number;
+  /**
+   * Exactly-once (distributed mode with exactly.once.source.support=enabled, KIP-618): `producer`
+   * is this transactional producer; the records of each transaction and the offsets they advance
+   * to commit together, so a crash or a zombie can repeat nothing a read_committed reader saw.
+   * `boundary` poll: a transaction per poll batch (Connect's default); interval: every `intervalMs`.
+   */
+  transactions?: {
+    producer: TransactionalBusProducer;
+    offsetRecords(entries: SourceOffsetUpdate[]): RawKafkaRecord[];
+    boundary: 'poll' | 'interval';
+    intervalMs: number;
+  };
 }
 
 export class SourceTaskRunner {
@@ -50,6 +63,7 @@ export class SourceTaskRunner {
   private failed = false;
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly labels: { connector: string; task: string };
+  private lastTransaction = Date.now();
 
   constructor(options: SourceTaskRunnerOptions) {
     this.o = options;
@@ -72,14 +86,18 @@ export class SourceTaskRunner {
       },
     };
     try {
+      // Fence zombies of this task (and abort their open transaction) before its offsets are read.
+      await this.o.transactions?.producer.begin();
       await task.start(taskConfig, context);
     } catch (e) {
       this.fail(e);
       return;
     }
     status.onState(initiallyPaused ? 'PAUSED' : 'RUNNING');
-    this.timer = setInterval(() => void this.commitOffsets(), this.o.offsetFlushIntervalMs);
-    this.timer.unref();
+    if (!this.o.transactions) {
+      this.timer = setInterval(() => void this.commitOffsets(), this.o.offsetFlushIntervalMs);
+      this.timer.unref();
+    }
     this.loop = this.run();
   }
 
@@ -99,17 +117,21 @@ export class SourceTaskRunner {
     try {
       while (!signal.aborted) {
         if (this.gate.isPaused) {
+          if (this.o.transactions) await this.commitTransaction();
           await this.gate.wait(signal);
           continue;
         }
         const records = await errors.withRetries('TASK_POLL', () => task.poll(signal), signal, true);
         if (signal.aborted && records.length === 0) break;
         if (records.length === 0) {
+          if (this.o.transactions && Date.now() - this.lastTransaction >= this.o.transactions.intervalMs) await this.commitTransaction();
           await new Promise((r) => setImmediate(r));
           continue;
         }
         metrics.sourcePolled.inc(this.labels, records.length);
         await this.process(records, signal);
+        const tx = this.o.transactions;
+        if (tx && (tx.boundary === 'poll' || Date.now() - this.lastTransaction >= tx.intervalMs)) await this.commitTransaction();
       }
     } catch (e) {
       if (!signal.aborted) this.fail(e);
@@ -168,8 +190,32 @@ export class SourceTaskRunner {
     void p.finally(() => this.inflight.delete(p));
   }
 
+  /**
+   * Exactly-once: commit the open transaction with the offsets of everything sent in it (every
+   * pending batch: sends were awaited), then tell the task. Runs in the poll loop, never
+   * concurrently with a send. A failure throws: the task fails and restarts from what committed.
+   */
+  private async commitTransaction(): Promise<void> {
+    const tx = this.o.transactions!;
+    this.lastTransaction = Date.now();
+    const merged = new Map<string, { partition: JsonObject; offset: JsonObject }>();
+    for (const batch of this.pending.splice(0)) for (const [k, v] of batch.offsets) merged.set(k, v);
+    const entries = [...merged.values()];
+    const end = this.o.metrics.offsetCommit.startTimer(this.labels);
+    await tx.producer.commit(tx.offsetRecords(entries));
+    end();
+    if (entries.length === 0) return;
+    try {
+      await this.o.task.commit?.(entries);
+    } catch (e) {
+      this.o.logger.warn({ err: (e as Error).message }, 'task commit() threw; offsets are stored regardless');
+    }
+  }
+
   /** Commit the offsets of the durable prefix of what was polled, then tell the task. */
   commitOffsets(): Promise<void> {
+    // Exactly-once: offsets commit with their transaction, in the poll loop (and once more in stop).
+    if (this.o.transactions) return this.committing;
     this.committing = this.committing.then(async () => {
       const merged = new Map<string, { partition: JsonObject; offset: JsonObject }>();
       while (this.pending.length > 0 && this.pending[0].durable) {
@@ -220,7 +266,13 @@ export class SourceTaskRunner {
       await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => (timer = setTimeout(r, timeout)))]);
       clearTimeout(timer);
     }
-    await this.commitOffsets();
+    if (this.o.transactions) {
+      if (!this.failed) {
+        await this.commitTransaction().catch((e: Error) => this.o.logger.warn({ err: e.message }, 'the last transaction did not commit; its records and offsets are aborted'));
+      }
+    } else {
+      await this.commitOffsets();
+    }
     try {
       await this.o.task.stop();
     } catch (e) {

@@ -15,19 +15,19 @@ import {
   type TaskConfig,
 } from '../api/index.ts';
 import type { ConnectorConfig, State, TargetState } from '../cluster/herder.ts';
-import type { OffsetStore, StatusStore } from '../store/index.ts';
+import type { OffsetStore, SourceOffsetUpdate, StatusStore } from '../store/index.ts';
 import { buildTransformChain, type TransformRegistry } from '../transforms/index.ts';
 import { converterFromConfig, type ConverterRegistry } from '../converters/index.ts';
 import { resolveConfig } from './config-providers.ts';
 import { secretRedactor, setRedactor } from './logging.ts';
 import { secretKeysFor, secretValues } from './secrets.ts';
-import { errorHandlingConfig, sinkConnectorConfig } from './connector-config.ts';
+import { errorHandlingConfig, sinkConnectorConfig, sourceConnectorConfig } from './connector-config.ts';
 import { FileDeadLetterQueue, TopicDeadLetterQueue } from './dead-letter-file.ts';
 import { ErrorHandler, type DeadLetterQueue } from './error-handler.ts';
 import type { WorkerMetrics } from './metrics.ts';
 import type { ConnectorRegistry } from './registry.ts';
 import type { TaskStatusListener } from './task-status.ts';
-import type { TopicBus } from './topic-bus.ts';
+import type { RawKafkaRecord, TopicBus } from './topic-bus.ts';
 import { SinkTaskRunner } from './worker-sink-task.ts';
 import { SourceTaskRunner } from './worker-source-task.ts';
 
@@ -54,6 +54,15 @@ export interface WorkerOptions {
    * newer generation wrote the current status (a zombie must not overwrite its successor's state).
    */
   safeStatusWrites?: boolean;
+  /**
+   * Distributed mode with exactly.once.source.support=enabled: source tasks produce in
+   * transactions with transactional id `<transactionalIdPrefix>-<connector>-<task>` (Connect's
+   * `<group.id>-<connector>-<task>`), their offsets written in the same transactions.
+   */
+  exactlyOnceSource?: {
+    transactionalIdPrefix: string;
+    offsetRecords(connector: string, entries: SourceOffsetUpdate[]): RawKafkaRecord[];
+  };
 }
 
 interface ConnectorInstance {
@@ -257,8 +266,10 @@ export class Worker {
           }
         : undefined;
       if (plugin.type === 'source') {
+        const transactions = this.transactionsFor(name, task, cfg);
         t.runner = new SourceTaskRunner({
-          connectorName: name, taskId: task, task: plugin.createTask(), taskConfig, producer: this.o.bus.producer(`${name}-${task}`),
+          connectorName: name, taskId: task, task: plugin.createTask(), taskConfig, producer: transactions?.producer ?? this.o.bus.producer(`${name}-${task}`),
+          transactions,
           converters, transform: transform as never, offsets: this.o.offsets, errors, logger, metrics: this.o.metrics, status,
           offsetFlushIntervalMs: this.o.offsetFlushIntervalMs,
           // On stop, in-flight records are worth waiting for only as long as they can become durable:
@@ -283,6 +294,20 @@ export class Worker {
     } catch (e) {
       status.onState('FAILED', e);
     }
+  }
+
+  /** The exactly-once wiring of a source task, when the worker runs exactly-once sources. */
+  private transactionsFor(connector: string, task: number, cfg: Record<string, string>) {
+    const eos = this.o.exactlyOnceSource;
+    if (!eos || !this.o.bus.transactionalProducer) return undefined;
+    const parsed = sourceConnectorConfig.parse(cfg);
+    const interval = parsed['transaction.boundary.interval.ms'] as number;
+    return {
+      producer: this.o.bus.transactionalProducer(`${connector}-${task}`, `${eos.transactionalIdPrefix}-${connector}-${task}`),
+      offsetRecords: (entries: SourceOffsetUpdate[]) => eos.offsetRecords(connector, entries),
+      boundary: parsed['transaction.boundary'] as 'poll' | 'interval',
+      intervalMs: interval > 0 ? interval : this.o.offsetFlushIntervalMs,
+    };
   }
 
   private workerConverterDefaults(): Record<string, string> {

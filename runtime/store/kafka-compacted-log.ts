@@ -18,12 +18,16 @@
  *   watermark) and resolves once the reader has delivered up to there.
  * - Reading uses no consumer group: this log reads all partitions itself, from a connection
  *   pool of its own (long-polling fetches do not hold up other requests).
+ * - With `readCommitted` (the offsets log: exactly-once source tasks write their offsets in the
+ *   transactions of their records) the end is the last stable offset, and records of aborted
+ *   transactions are skipped (kafka/transactions.ts).
  */
 import { Admin, ConfigResourceTypes, ConnectionPool, Consumer, FetchIsolationLevels, IS_CONTROL, ListOffsetTimestamps, Producer } from '@platformatic/kafka';
 import type { MessageToProduce, RecordsBatch, fetchV17 } from '@platformatic/kafka';
 import type { Logger } from '../api/index.ts';
 import { keyPartition } from '../engine/kafka/codec.ts';
 import { errorResponse, hasProtocolError, message } from '../engine/kafka/errors.ts';
+import { committedBatches, type AbortedTransaction } from '../engine/kafka/transactions.ts';
 import type { KafkaConnectionOptions } from '../engine/kafka-bus.ts';
 import type { CompactedLog, LogEntry, LogSubscriber, LogValue } from './compacted-log.ts';
 import { deliver, encodeEntry } from './compacted-log.ts';
@@ -42,6 +46,8 @@ export interface KafkaCompactedLogOptions {
   logger?: Logger;
   /** How long a fetch waits at the broker for new records. */
   fetchMaxWaitMs?: number;
+  /** Read only committed transactional records (see above). */
+  readCommitted?: boolean;
 }
 
 /** An internal topic that cannot be used as it is. */
@@ -54,7 +60,7 @@ export class InternalTopicError extends Error {
   }
 }
 
-type Message = MessageToProduce<Buffer, Buffer, Buffer, Buffer>;
+export type Message = MessageToProduce<Buffer, Buffer, Buffer, Buffer>;
 type FetchResponse = fetchV17.FetchResponse;
 
 interface Pending {
@@ -145,16 +151,7 @@ export class KafkaCompactedLog implements CompactedLog {
     if (this.state !== 'started') return Promise.reject(new Error(`log ${this.name} is not started; call start() first`));
     let messages: Message[];
     try {
-      messages = entries.map((e) => {
-        const { key, json } = encodeEntry(e);
-        const keyBytes = Buffer.from(key, 'utf8');
-        return {
-          topic: this.name,
-          partition: keyPartition(keyBytes, this.partitionCount),
-          key: keyBytes,
-          value: (json === null ? null : Buffer.from(json, 'utf8')) as Buffer,
-        };
-      });
+      messages = this.messagesFor(entries);
     } catch (e) {
       return Promise.reject(e as Error);
     }
@@ -162,6 +159,24 @@ export class KafkaCompactedLog implements CompactedLog {
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ messages, resolve, reject });
       this.pump();
+    });
+  }
+
+  /**
+   * The Kafka records an append of these entries writes (topic, partition, key and value bytes),
+   * for a producer of someone else's that writes them in its own transaction.
+   */
+  messagesFor(entries: readonly LogEntry[]): Message[] {
+    if (this.state !== 'started') throw new Error(`log ${this.name} is not started; call start() first`);
+    return entries.map((e) => {
+      const { key, json } = encodeEntry(e);
+      const keyBytes = Buffer.from(key, 'utf8');
+      return {
+        topic: this.name,
+        partition: keyPartition(keyBytes, this.partitionCount),
+        key: keyBytes,
+        value: (json === null ? null : Buffer.from(json, 'utf8')) as Buffer,
+      };
     });
   }
 
@@ -309,7 +324,7 @@ export class KafkaCompactedLog implements CompactedLog {
       topics: [this.name],
       partitions: { [this.name]: partitions },
       timestamp,
-      isolationLevel: FetchIsolationLevels.READ_UNCOMMITTED,
+      isolationLevel: this.isolation,
     });
     const offsets = res.get(this.name) ?? [];
     return partitions.map((p) => Number(offsets[p] ?? 0n));
@@ -359,7 +374,7 @@ export class KafkaCompactedLog implements CompactedLog {
         maxWaitTime: this.o.fetchMaxWaitMs ?? 500,
         minBytes: 1,
         maxBytes: 8 << 20,
-        isolationLevel: FetchIsolationLevels.READ_UNCOMMITTED,
+        isolationLevel: this.isolation,
         connectionPool: this.fetchPool,
       });
     } catch (e) {
@@ -384,7 +399,7 @@ export class KafkaCompactedLog implements CompactedLog {
           stale = true;
           continue;
         }
-        if (p.records) this.deliverBatches(p.partitionIndex, p.records);
+        if (p.records) this.deliverBatches(p.partitionIndex, p.records, p.abortedTransactions);
       }
     }
     this.checkWaiters();
@@ -394,11 +409,17 @@ export class KafkaCompactedLog implements CompactedLog {
     }
   }
 
-  private deliverBatches(partition: number, batches: RecordsBatch[]): void {
+  private get isolation(): number {
+    return this.o.readCommitted ? FetchIsolationLevels.READ_COMMITTED : FetchIsolationLevels.READ_UNCOMMITTED;
+  }
+
+  private deliverBatches(partition: number, batches: RecordsBatch[], aborted: readonly AbortedTransaction[] = []): void {
+    // read_committed: records of aborted transactions are skipped, but still move the position.
+    const data = new Set(this.o.readCommitted ? committedBatches(batches, aborted) : batches);
     for (const batch of batches) {
       const base = Number(batch.firstOffset);
       const next = base + batch.lastOffsetDelta + 1;
-      if ((batch.attributes & IS_CONTROL) === 0) {
+      if ((batch.attributes & IS_CONTROL) === 0 && data.has(batch)) {
         for (const r of batch.records) {
           const offset = base + r.offsetDelta;
           if (offset < this.positions[partition]) continue;

@@ -93,17 +93,21 @@ export class OffsetStore {
 
   /** Write these offsets (null resets a partition) as one durable batch. */
   async set(connector: string, entries: readonly SourceOffsetUpdate[]): Promise<void> {
+    await this.log.appendAll(OffsetStore.entriesFor(connector, entries));
+  }
+
+  /** The log entries `set` appends: for a writer that puts them in a transaction of its own (exactly-once sources). */
+  static entriesFor(connector: string, entries: readonly SourceOffsetUpdate[]): LogEntry[] {
     if (typeof connector !== 'string' || connector.length === 0) {
       throw new TypeError('a connector name must be a non-empty string');
     }
-    const records: LogEntry[] = entries.map((e) => {
+    return entries.map((e) => {
       if (!isObject(e.partition)) throw new TypeError(`a source partition must be a JSON object (connector ${connector})`);
       if (e.offset !== null && !isObject(e.offset)) {
         throw new TypeError(`a source offset must be a JSON object or null (connector ${connector})`);
       }
       return { key: offsetKey(connector, e.partition), value: e.offset };
     });
-    await this.log.appendAll(records);
   }
 
   /** Forget every offset of the connector (KIP-875 DELETE /offsets). */

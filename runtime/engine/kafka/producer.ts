@@ -40,7 +40,7 @@ export interface ProducerLimits {
   deliveryTimeoutMs: number;
 }
 
-type Message = MessageToProduce<Buffer, Buffer, Buffer, Buffer>;
+export type Message = MessageToProduce<Buffer, Buffer, Buffer, Buffer>;
 
 /** The records of one `send` call, acknowledged when the last of them is. */
 interface SendBatch {
@@ -61,6 +61,53 @@ interface Entry {
 const RECORD_OVERHEAD = 24;
 const STICKY_BYTES = 64 * 1024;
 
+/**
+ * Keyless records go to one partition for ~64 KB at a time, then the next (the Java client's
+ * sticky partitioner): big batches without a hot partition.
+ */
+export class StickyPartitioner {
+  private readonly current = new Map<string, { partition: number; bytes: number }>();
+  private counter = Math.floor(Math.random() * 1024);
+
+  partition(topic: string, count: number, bytes: number): number {
+    let s = this.current.get(topic);
+    if (!s || s.bytes >= STICKY_BYTES || s.partition >= count) {
+      s = { partition: this.counter++ % count, bytes: 0 };
+      this.current.set(topic, s);
+    }
+    s.bytes += bytes;
+    return s.partition;
+  }
+}
+
+/**
+ * A bus record as a Kafka message: its bytes, and its partition (explicit, else murmur2 of the
+ * key as the Java client, else sticky). `count` is the topic's partition count.
+ */
+export function toMessage(r: BusRecord, count: number, sticky: StickyPartitioner): { message: Message; bytes: number } {
+  const key = r.keyBytes !== undefined ? r.keyBytes : toBytes(r.key);
+  const value = r.valueBytes !== undefined ? r.valueBytes : toBytes(r.value);
+  const headers = encodeHeaders(r.headers);
+  const bytes = (key?.length ?? 0) + (value?.length ?? 0) + headers.bytes + RECORD_OVERHEAD;
+  let partition: number;
+  if (r.kafkaPartition !== undefined && r.kafkaPartition !== null) {
+    if (!Number.isInteger(r.kafkaPartition) || r.kafkaPartition < 0) {
+      throw new DataError(`Partition ${r.kafkaPartition} is not a valid partition number (topic ${r.topic}).`);
+    }
+    if (r.kafkaPartition >= count) {
+      throw new DataError(`Partition ${r.kafkaPartition} does not exist for topic ${r.topic} (it has ${count}).`);
+    }
+    partition = r.kafkaPartition;
+  } else if (key) {
+    partition = keyPartition(key, count);
+  } else {
+    partition = sticky.partition(r.topic, count, bytes);
+  }
+  const message: Message = { topic: r.topic, partition, key: key ?? undefined, value: value ?? undefined, headers: headers.map };
+  if (r.timestamp !== undefined && r.timestamp !== null) message.timestamp = BigInt(Math.trunc(r.timestamp));
+  return { message, bytes };
+}
+
 export class KafkaBusProducer implements BusProducer {
   private readonly client: Producer;
   private readonly topics: TopicCatalog;
@@ -76,8 +123,7 @@ export class KafkaBusProducer implements BusProducer {
   private closed = false;
   private roomWaiters: Array<() => void> = [];
   private idleWaiters: Array<() => void> = [];
-  private readonly sticky = new Map<string, { partition: number; bytes: number }>();
-  private stickyCounter = Math.floor(Math.random() * 1024);
+  private readonly sticky = new StickyPartitioner();
 
   constructor(options: { client: Producer; topics: TopicCatalog; limits: ProducerLimits; logger: Logger; onClose: () => void }) {
     this.client = options.client;
@@ -156,38 +202,8 @@ export class KafkaBusProducer implements BusProducer {
   }
 
   private entry(r: BusRecord, batch: SendBatch): Entry {
-    const count = this.topics.partitions(r.topic)!;
-    const key = r.keyBytes !== undefined ? r.keyBytes : toBytes(r.key);
-    const value = r.valueBytes !== undefined ? r.valueBytes : toBytes(r.value);
-    const headers = encodeHeaders(r.headers);
-    const bytes = (key?.length ?? 0) + (value?.length ?? 0) + headers.bytes + RECORD_OVERHEAD;
-    let partition: number;
-    if (r.kafkaPartition !== undefined && r.kafkaPartition !== null) {
-      if (!Number.isInteger(r.kafkaPartition) || r.kafkaPartition < 0) {
-        throw new DataError(`Partition ${r.kafkaPartition} is not a valid partition number (topic ${r.topic}).`);
-      }
-      if (r.kafkaPartition >= count) {
-        throw new DataError(`Partition ${r.kafkaPartition} does not exist for topic ${r.topic} (it has ${count}).`);
-      }
-      partition = r.kafkaPartition;
-    } else if (key) {
-      partition = keyPartition(key, count);
-    } else {
-      partition = this.stickyPartition(r.topic, count, bytes);
-    }
-    const message: Message = { topic: r.topic, partition, key: key ?? undefined, value: value ?? undefined, headers: headers.map };
-    if (r.timestamp !== undefined && r.timestamp !== null) message.timestamp = BigInt(Math.trunc(r.timestamp));
-    return { message, tp: `${r.topic}\0${partition}`, bytes, batch };
-  }
-
-  private stickyPartition(topic: string, count: number, bytes: number): number {
-    let s = this.sticky.get(topic);
-    if (!s || s.bytes >= STICKY_BYTES || s.partition >= count) {
-      s = { partition: this.stickyCounter++ % count, bytes: 0 };
-      this.sticky.set(topic, s);
-    }
-    s.bytes += bytes;
-    return s.partition;
+    const { message, bytes } = toMessage(r, this.topics.partitions(r.topic)!, this.sticky);
+    return { message, tp: `${r.topic}\0${message.partition}`, bytes, batch };
   }
 
   private async waitForRoom(bytes: number, records: number, signal: AbortSignal | undefined): Promise<void> {
@@ -292,7 +308,7 @@ export class KafkaBusProducer implements BusProducer {
   }
 }
 
-function lookupError(topic: string, e: unknown): Error {
+export function lookupError(topic: string, e: unknown): Error {
   const text = `Could not find or create topic ${topic}: ${message(e)}`;
   // The catalog's own errors (no leader yet, not visible yet) are transient; the client's say so.
   const fromClient = typeof (e as { findBy?: unknown } | null)?.findBy === 'function';

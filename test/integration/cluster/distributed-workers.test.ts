@@ -6,118 +6,28 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kafkaBrokers, uniqueName } from '../../infra/env.ts';
+import { uniqueName } from '../../infra/env.ts';
 import { ensureKafka, stopKafka } from '../../infra/kafka.ts';
-import { readTopic } from '../../helpers/kafka-topic.ts';
-import { eventually, freePort, http, startWorkerProcess, tempDir, type WorkerProcess } from '../../helpers/worker-process.ts';
+import { TestCluster, checkNoGaps, seqCounts, sequenceSource, tasksPerWorker } from '../../helpers/cluster.ts';
+import { eventually, http, tempDir, type WorkerProcess } from '../../helpers/worker-process.ts';
 
-const brokers = kafkaBrokers();
-const group = uniqueName('dist');
+const cluster = new TestCluster();
 const topicA = uniqueName('dist-a');
 const topicB = uniqueName('dist-b');
 const sinkFile = join(tempDir('dist-sink'), 'b.jsonl');
-
-interface TaskStatus {
-  id: number;
-  state: string;
-  worker_id: string;
-}
-
-const env = {
-  TRIBUTARY_MODE: 'distributed',
-  TRIBUTARY_BOOTSTRAP_SERVERS: brokers.join(','),
-  TRIBUTARY_GROUP_ID: group,
-  TRIBUTARY_SESSION_TIMEOUT_MS: '6000',
-  TRIBUTARY_HEARTBEAT_INTERVAL_MS: '1000',
-  TRIBUTARY_OFFSET_FLUSH_INTERVAL_MS: '500',
-};
-
-const ports: number[] = [];
-const workers: Array<WorkerProcess | undefined> = [];
-
-async function startWorker(i: number): Promise<WorkerProcess> {
-  const w = await startWorkerProcess({ port: ports[i], env: { ...env, TRIBUTARY_WORKER_ID: `w${i}` } });
-  workers[i] = w;
-  return w;
-}
-
-const url = (i: number): string => `http://127.0.0.1:${ports[i]}`;
-
-function sequenceSource(topic: string, tasks: number, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    'connector.class': 'demo',
-    topic,
-    shape: 'sequence',
-    rate: '300',
-    'tasks.max': String(tasks),
-    'value.converter': 'org.apache.kafka.connect.json.JsonConverter',
-    'value.converter.schemas.enable': 'false',
-    ...extra,
-  };
-}
-
-async function status(i: number, name: string): Promise<{ connector: { state: string; worker_id: string }; tasks: TaskStatus[] }> {
-  const res = await http('GET', `${url(i)}/connectors/${name}/status`);
-  if (res.status !== 200) throw new Error(`status ${res.status}: ${JSON.stringify(res.body)}`);
-  return res.body;
-}
-
-/** Committed offsets per task of a sequence source: task -> next seq. */
-async function committedSeqs(i: number, name: string): Promise<Map<number, number>> {
-  const res = await http('GET', `${url(i)}/connectors/${name}/offsets`);
-  expect(res.status).toBe(200);
-  return new Map((res.body.offsets as Array<{ partition: { task: number }; offset: { seq: number } }>).map((o) => [o.partition.task, o.offset.seq]));
-}
-
-/** Per task, how often each seq is in the topic. */
-async function seqCounts(topic: string, readCommitted = false): Promise<Map<number, Map<number, number>>> {
-  const out = new Map<number, Map<number, number>>();
-  for (const r of await readTopic(brokers, topic, { readCommitted })) {
-    const { task, seq } = JSON.parse(r.value!.toString('utf8')) as { task: number; seq: number };
-    let m = out.get(task);
-    if (!m) out.set(task, (m = new Map()));
-    m.set(seq, (m.get(seq) ?? 0) + 1);
-  }
-  return out;
-}
-
-/** Asserts no seq is missing below each task's highest, and returns the duplicated seqs per task. */
-function checkNoGaps(counts: Map<number, Map<number, number>>, tasks: number): Map<number, number[]> {
-  const duplicates = new Map<number, number[]>();
-  for (let task = 0; task < tasks; task++) {
-    const seqs = counts.get(task);
-    expect(seqs, `task ${task} produced nothing`).toBeDefined();
-    const max = Math.max(...seqs!.keys());
-    const missing: number[] = [];
-    for (let s = 0; s <= max; s++) if (!seqs!.has(s)) missing.push(s);
-    expect(missing, `task ${task}: seqs missing below ${max}`).toEqual([]);
-    duplicates.set(task, [...seqs!].filter(([, n]) => n > 1).map(([s]) => s));
-  }
-  return duplicates;
-}
-
-function tasksPerWorker(...statuses: Array<{ tasks: TaskStatus[] }>): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const s of statuses) for (const t of s.tasks) out.set(t.worker_id, (out.get(t.worker_id) ?? 0) + 1);
-  return out;
-}
-
-async function allRunning(i: number, name: string, tasks: number, notOn?: string): Promise<boolean> {
-  const s = await status(i, name);
-  return s.connector.state === 'RUNNING' && s.tasks.length === tasks && s.tasks.every((t) => t.state === 'RUNNING' && t.worker_id !== notOn) && s.connector.worker_id !== notOn;
-}
+const workers = cluster.workers;
+const url = (i: number): string => cluster.url(i);
+const status = (i: number, name: string) => cluster.status(i, name);
+const allRunning = (i: number, name: string, tasks: number, notOn?: string) => cluster.allRunning(i, name, tasks, notOn);
+const committedSeqs = (i: number, name: string) => cluster.committedSeqs(i, name);
+const startWorker = (i: number) => cluster.startWorker(i);
 
 const starts = (w: WorkerProcess): number => w.output().split('demo source task starting').length - 1;
 
 describe('distributed mode: three workers, one group', () => {
-  beforeAll(async () => {
-    for (let i = 0; i < 3; i++) ports.push(await freePort());
-    await Promise.all([0, 1, 2].map((i) => startWorker(i)));
-  }, 90_000);
+  beforeAll(() => cluster.start(3), 90_000);
 
-  afterAll(async () => {
-    await Promise.all(workers.map((w) => w?.stop()));
-  }, 60_000);
+  afterAll(() => cluster.stopAll(), 60_000);
 
   it('takes connectors created through different workers and spreads their tasks evenly', async () => {
     // Every worker takes one write: at least two of them are followers, which forward to the leader.
@@ -153,11 +63,9 @@ describe('distributed mode: three workers, one group', () => {
   it('moves the work of a worker killed with -9 to the others: nothing lost, duplicates only after the last committed offset', async () => {
     // Let offsets be committed for a while first.
     await eventually(async () => [...(await committedSeqs(0, 'a')).values()].every((s) => s > 50), 30_000, 'offsets committed');
-    const victim = workers[2]!;
     const victimTasks = (await status(0, 'a')).tasks.filter((t) => t.worker_id === 'w2').map((t) => t.id);
     expect(victimTasks.length).toBeGreaterThan(0);
-    await victim.kill9();
-    workers[2] = undefined;
+    await cluster.kill9(2);
     const killedAt = Date.now();
     // Nothing the dead worker did can change these any more.
     committedAtKill = await committedSeqs(0, 'a');
@@ -204,7 +112,7 @@ describe('distributed mode: three workers, one group', () => {
     await eventually(async () => (await status(0, 'b')).tasks.every((t) => t.state === 'PAUSED'), 30_000, 'b paused');
     await eventually(async () => [...(await committedSeqs(0, 'a')).values()].every((s) => s > 100), 30_000, 'a progresses');
     // Graceful stops: tasks commit what Kafka acknowledged, then the workers leave the group.
-    await Promise.all(workers.map((w) => w?.stop()));
+    await cluster.stopAll();
     const offsetsAtStop = await (async () => {
       const counts = await seqCounts(topicA);
       return new Map([...counts].map(([task, seqs]) => [task, Math.max(...seqs.keys()) + 1]));

@@ -51,6 +51,32 @@ describe.each(backings)('ConfigStore over $name', (kind) => {
     expect(store.targetState('nope')).toBeUndefined();
   });
 
+  it('writes restart requests as Kafka Connect does (restart-connector-<n>) and hands them to readers as events, never replayed', async () => {
+    const a = await open();
+    const heard: ConfigChange[] = [];
+    a.store.onChange((c) => heard.push(c));
+    await a.store.putConnectorConfig('orders', { 'connector.class': 'demo' });
+    await a.store.requestRestart('orders', { includeTasks: true, onlyFailed: false });
+    await a.store.requestTaskRestart('orders', 2);
+    expect(a.raw.slice(-2)).toEqual([
+      ['restart-connector-orders', { 'include-tasks': true, 'only-failed': false }],
+      ['restart-task-orders-2', {}],
+    ]);
+    expect(heard.filter((c) => c.type === 'restart')).toEqual([
+      { type: 'restart', connector: 'orders', includeTasks: true, onlyFailed: false },
+      { type: 'restart', connector: 'orders', includeTasks: false, onlyFailed: false, task: 2 },
+    ]);
+    // A store opened later reads the same log but hears no old request.
+    await a.store.close();
+    stores.splice(stores.indexOf(a.store), 1);
+    const later = await open();
+    const replayed: ConfigChange[] = [];
+    later.store.onChange((c) => replayed.push(c));
+    await later.log.readToEnd();
+    expect(replayed).toEqual([]);
+    expect(later.store.connectorNames()).toEqual(['orders']);
+  });
+
   it('reads target states written by workers before KIP-875 (no state.v2), defaulting to RUNNING', async () => {
     const { store, log } = await open();
     await log.appendAll([
