@@ -210,6 +210,20 @@ const schema = {
       },
     },
   },
+  scheduled: {
+    rebalance: {
+      max: {
+        delay: {
+          ms: {
+            doc: 'Distributed mode: how long the leader holds back the work of a worker that left the group, in case it comes back, before the others take it (Kafka Connect: 300000). Failover takes session.timeout.ms plus this.',
+            format: 'nat',
+            default: 2000,
+            env: 'TRIBUTARY_SCHEDULED_REBALANCE_MAX_DELAY_MS',
+          },
+        },
+      },
+    },
+  },
   rebalance: {
     timeout: {
       ms: {
@@ -320,6 +334,7 @@ export interface WorkerConfig {
   sessionTimeoutMs: number;
   heartbeatIntervalMs: number;
   rebalanceTimeoutMs: number;
+  lostWorkDelayMs: number;
   redisUrl: string;
   pluginPath: string[];
   plugins: string[];
@@ -400,6 +415,7 @@ export function loadWorkerConfig(options: {
     sessionTimeoutMs: c.session.timeout.ms,
     heartbeatIntervalMs: c.heartbeat.interval.ms,
     rebalanceTimeoutMs: c.rebalance.timeout.ms,
+    lostWorkDelayMs: c.scheduled.rebalance.max.delay.ms,
     redisUrl: c.redis.url,
     pluginPath: list(c.plugin.path),
     plugins: list(c.plugins),

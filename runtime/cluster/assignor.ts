@@ -57,6 +57,11 @@ export interface AssignInput {
   work: readonly ConnectorWork[];
   /** Offset of the config log the leader read `work` from. */
   configOffset: number;
+  /**
+   * Work of members that left without handing it on (lost work), held back for a while in case
+   * they come back (Connect's scheduled.rebalance.max.delay.ms): not assigned to anyone this round.
+   */
+  withheld?: WorkSet;
 }
 
 export interface MemberAssignment {
@@ -110,6 +115,7 @@ function balance(
   items: readonly string[],
   owned: Map<string, string[]>,
   groupOf: (item: string) => string = (item) => item,
+  withheld: ReadonlySet<string> = new Set(),
 ): Balanced {
   const exists = new Set(items);
   const kept = new Map<string, string[]>();
@@ -136,8 +142,10 @@ function balance(
       list.push(id);
     }
   }
+  // Withheld items nobody claims are left out: neither counted in the shares nor assigned.
+  const pool = withheld.size === 0 ? items : items.filter((item) => !withheld.has(item) || claimants.has(item));
   const holding = new Map<string, string[]>(ids.map((id) => [id, []]));
-  for (const item of items) {
+  for (const item of pool) {
     const list = claimants.get(item);
     if (!list) continue;
     let keeper = list[0];
@@ -152,8 +160,8 @@ function balance(
 
   // Shares: the larger ones to the members holding the most.
   const m = ids.length;
-  const base = Math.floor(items.length / m);
-  let extra = items.length % m;
+  const base = Math.floor(pool.length / m);
+  let extra = pool.length % m;
   const byHolding = [...ids].sort((a, b) => holding.get(b)!.length - holding.get(a)!.length || (a < b ? -1 : 1));
   const share = new Map<string, number>();
   for (const id of byHolding) {
@@ -166,7 +174,7 @@ function balance(
   }
 
   let moved = false;
-  const unowned = new Set(items.filter((item) => !claimants.has(item)));
+  const unowned = new Set(pool.filter((item) => !claimants.has(item)));
   for (const id of ids) {
     const mine = holding.get(id)!;
     const q = share.get(id)!;
@@ -182,7 +190,7 @@ function balance(
   const load = (id: string) => kept.get(id)!.length + assigned.get(id)!.length;
   const sameGroup = (id: string, group: string) =>
     kept.get(id)!.filter((i) => groupOf(i) === group).length + assigned.get(id)!.filter((i) => groupOf(i) === group).length;
-  for (const item of items) {
+  for (const item of pool) {
     if (!unowned.has(item)) continue;
     const group = groupOf(item);
     let target: string | undefined;
@@ -235,8 +243,8 @@ export function assign(input: AssignInput): AssignResult {
   }
   if (ids.length === 0) return { ok: true, configOffset: input.configOffset, assignments: new Map(), followUp: false };
 
-  const c = balance(ids, connectorItems, ownedConnectors);
-  const t = balance(ids, taskItems, ownedTasks, (k) => k.slice(0, k.lastIndexOf('\0')));
+  const c = balance(ids, connectorItems, ownedConnectors, undefined, new Set(input.withheld?.connectors ?? []));
+  const t = balance(ids, taskItems, ownedTasks, (k) => k.slice(0, k.lastIndexOf('\0')), new Set((input.withheld?.tasks ?? []).map(taskIdKey)));
   const toTask = (k: string): TaskId => ({ ...(taskIds.get(k) ?? reportedTasks.get(k)!) });
   const assignments = new Map<string, MemberAssignment>();
   for (const m of input.members) {

@@ -156,6 +156,7 @@ export interface MembershipOptions {
   sessionTimeoutMs?: number;
   heartbeatIntervalMs?: number;
   rebalanceTimeoutMs?: number;
+  lostWorkDelayMs?: number;
 }
 
 export interface DistributedHerderOptions extends HerderOptions {

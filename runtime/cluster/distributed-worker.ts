@@ -103,6 +103,7 @@ export async function startDistributedWorker(config: WorkerConfig): Promise<Runn
         sessionTimeoutMs: config.sessionTimeoutMs,
         heartbeatIntervalMs: config.heartbeatIntervalMs,
         rebalanceTimeoutMs: config.rebalanceTimeoutMs,
+        lostWorkDelayMs: config.lostWorkDelayMs,
       },
     });
     holder.herder = herder;

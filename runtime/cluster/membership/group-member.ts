@@ -53,6 +53,12 @@ export interface GroupMemberOptions {
   rebalanceTimeoutMs?: number;
   /** Pause between failed attempts to reach the coordinator. */
   retryBackoffMs?: number;
+  /**
+   * How long the leader holds back the work of a worker that left the group (it may be
+   * restarting) before handing it to the others: Kafka Connect's scheduled.rebalance.max.delay.ms
+   * (default 300000 there). 0 reassigns at once.
+   */
+  lostWorkDelayMs?: number;
   logger?: Logger;
   /** The config offset this worker has read, sent in every JoinGroup. */
   configOffset(): number;
@@ -90,6 +96,11 @@ export class GroupMember {
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private heartbeating = false;
   private wake: (() => void) | null = null;
+  /** Leader only: what each worker runs after the last round it computed, by worker id. */
+  private lastRound = new Map<string, WorkSet>();
+  /** Leader only: work of workers that left, held back until `deadline` or their return. */
+  private readonly lost = new Map<string, { work: WorkSet; deadline: number }>();
+  private lostTimer: NodeJS.Timeout | null = null;
   private loop: Promise<void> | null = null;
   private readonly connections = new Set<Connection>();
 
@@ -132,6 +143,7 @@ export class GroupMember {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.lostTimer) clearTimeout(this.lostTimer);
     this.stopHeartbeats();
     this.wakeLoop();
     const coordinator = this.coordinator;
@@ -280,7 +292,15 @@ export class GroupMember {
       owned: m.meta?.owned ?? { connectors: [], tasks: [] },
     }));
     const state = await this.o.leaderState();
-    const result = assign({ members: reports, work: state.work, configOffset: state.configOffset });
+    const withheld = this.withheldWork(members.map((m) => m.meta?.workerId ?? m.memberId));
+    const result = assign({ members: reports, work: state.work, configOffset: state.configOffset, withheld });
+    if (result.ok) {
+      this.lastRound = new Map();
+      for (const m of members) {
+        const a = result.assignments.get(m.memberId);
+        if (a) this.lastRound.set(m.meta?.workerId ?? m.memberId, { connectors: a.connectors, tasks: a.tasks });
+      }
+    }
     const common = { leaderId: this.memberId, leaderWorkerId: this.o.workerId, leaderUrl: leaderMeta?.restUrl ?? this.o.restUrl };
     const empty = (): WorkSet => ({ connectors: [], tasks: [] });
     return members.map((m) => {
@@ -294,6 +314,41 @@ export class GroupMember {
       }
       return { memberId: m.memberId, assignment: encodeAssignment(a) };
     });
+  }
+
+  /**
+   * Lost work (leader): the work of workers that were in the last round but are not in this one
+   * is held back for `lostWorkDelayMs`, so a restarting worker gets it back without the others
+   * starting and stopping it meanwhile. A rejoin is scheduled for the deadline, when whatever is
+   * still withheld goes to the members present.
+   */
+  private withheldWork(present: string[]): WorkSet {
+    const delay = this.o.lostWorkDelayMs ?? 0;
+    const now = Date.now();
+    const here = new Set(present);
+    for (const [worker, work] of this.lastRound) {
+      if (here.has(worker) || this.lost.has(worker) || delay <= 0) continue;
+      if (work.connectors.length === 0 && work.tasks.length === 0) continue;
+      this.lost.set(worker, { work, deadline: now + delay });
+      this.logger.info({ worker, connectors: work.connectors.length, tasks: work.tasks.length, delayMs: delay }, 'a worker left the group; holding its work back in case it returns');
+    }
+    for (const [worker, entry] of this.lost) if (here.has(worker) || entry.deadline <= now) this.lost.delete(worker);
+    const withheld: WorkSet = { connectors: [], tasks: [] };
+    for (const { work } of this.lost.values()) {
+      withheld.connectors.push(...work.connectors);
+      withheld.tasks.push(...work.tasks);
+    }
+    if (this.lostTimer) clearTimeout(this.lostTimer);
+    this.lostTimer = null;
+    if (this.lost.size > 0) {
+      const next = Math.min(...[...this.lost.values()].map((e) => e.deadline));
+      this.lostTimer = setTimeout(() => {
+        this.lostTimer = null;
+        if (!this.closed) this.requestRejoin();
+      }, Math.max(0, next - now) + 10);
+      this.lostTimer.unref();
+    }
+    return withheld;
   }
 
   /** What a failed JoinGroup or SyncGroup means; throws when the coordinator must be found again. */

@@ -10,7 +10,7 @@ import { TestCluster, checkNoGaps, seqCounts, sequenceSource } from '../../helpe
 import { eventually, http } from '../../helpers/worker-process.ts';
 
 const cluster = new TestCluster({ TRIBUTARY_EXACTLY_ONCE_SOURCE_SUPPORT: 'enabled' });
-const connectors = [
+const connectors: Array<{ name: string; topic: string; extra: Record<string, string> }> = [
   { name: 'eos-poll', topic: uniqueName('eos-poll'), extra: {} },
   { name: 'eos-interval', topic: uniqueName('eos-interval'), extra: { 'transaction.boundary': 'interval', 'transaction.boundary.interval.ms': '2000' } },
 ];

@@ -335,3 +335,22 @@ describe('assign over random scenarios', () => {
     }
   });
 });
+
+describe('assign: withheld (lost) work', () => {
+  it('assigns no withheld item and counts none in the shares; a member still reporting one keeps it', () => {
+    const members = [
+      { memberId: 'a', configOffset: 5, owned: { connectors: ['c1'], tasks: [{ connector: 'c1', task: 0 }] } },
+      { memberId: 'b', configOffset: 5, owned: { connectors: [], tasks: [] } },
+    ];
+    const work = [{ connector: 'c1', tasks: 2 }, { connector: 'c2', tasks: 2 }];
+    const withheld = { connectors: ['c2', 'c1'], tasks: [{ connector: 'c2', task: 0 }, { connector: 'c2', task: 1 }, { connector: 'c1', task: 0 }] };
+    const r = assign({ members, work, configOffset: 5, withheld });
+    if (!r.ok) throw new Error('unexpected mismatch');
+    const all = [...r.assignments.values()];
+    // c2 and its tasks go nowhere; c1 stays with a (which reports it); c1's task 1 is free work.
+    expect(all.flatMap((x) => x.connectors).sort()).toEqual(['c1']);
+    expect(all.flatMap((x) => x.tasks).map((t) => `${t.connector}-${t.task}`).sort()).toEqual(['c1-0', 'c1-1']);
+    expect(all.flatMap((x) => [...x.revoked.connectors, ...x.revoked.tasks.map((t) => t.connector)])).toEqual([]);
+    expect(r.assignments.get('b')!.assigned.tasks).toEqual([{ connector: 'c1', task: 1 }]);
+  });
+});
