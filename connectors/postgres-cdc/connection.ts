@@ -1,6 +1,7 @@
 /** Connections to the captured database, and what its errors mean for the runtime. */
 import pg from 'pg';
-import { FatalError, RetriableError } from '../../runtime/api/index.ts';
+import { FatalError, RetriableError, sleep } from '../../runtime/api/index.ts';
+import type { Logger } from '../../runtime/api/index.ts';
 import type { PostgresCdcConfig } from './config.ts';
 
 /** Session settings that fix the text form of values (type-mapping.ts relies on them). */
@@ -76,4 +77,35 @@ export function quoteIdent(name: string): string {
 
 export function quoteLiteral(text: string): string {
   return `'${text.replace(/'/g, "''")}'`;
+}
+
+/**
+ * Drop the replication slot once no process streams from it (waits up to `waitMs` for the last
+ * one to let go). Returns whether it dropped one; failures are logged, not thrown.
+ */
+export async function dropSlot(cfg: PostgresCdcConfig, logger: Logger, why: string, waitMs = 10_000): Promise<boolean> {
+  let client: pg.Client | undefined;
+  try {
+    client = await connect(cfg);
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const { rows } = await client.query<{ active: boolean }>('select active from pg_replication_slots where slot_name = $1', [cfg['slot.name']]);
+      if (rows.length === 0) return false;
+      if (!rows[0]!.active) {
+        await client.query('select pg_drop_replication_slot($1)', [cfg['slot.name']]);
+        logger.info({ slot: cfg['slot.name'] }, `dropped replication slot ${cfg['slot.name']} (${why})`);
+        return true;
+      }
+      if (Date.now() > deadline) {
+        logger.warn({ slot: cfg['slot.name'] }, `replication slot ${cfg['slot.name']} is still in use; not dropped (${why}). Drop it with pg_drop_replication_slot once nothing streams from it.`);
+        return false;
+      }
+      await sleep(100);
+    }
+  } catch (e) {
+    logger.warn({ err: (e as Error).message }, `could not drop the replication slot ${cfg['slot.name']} (${why})`);
+    return false;
+  } finally {
+    await client?.end().catch(() => {});
+  }
 }

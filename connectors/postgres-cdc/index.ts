@@ -12,6 +12,12 @@ export const postgresCdcSource = defineSourceConnector({
   description: 'Streams row changes from Postgres through a pgoutput replication slot, after an optional consistent snapshot, as Debezium-compatible change events.',
   config: postgresCdcConfig,
   validate: (config) => unsupportedKeys(config),
+  async onDelete(config, logger) {
+    const cfg = postgresCdcConfig.parse(config);
+    if (!cfg['slot.drop.on.delete']) return;
+    const { dropSlot } = await import('./connection.ts');
+    await dropSlot(cfg, logger, 'slot.drop.on.delete');
+  },
   createConnector: () => new PostgresCdcConnector(),
   createTask: () => new PostgresCdcTask(),
 });

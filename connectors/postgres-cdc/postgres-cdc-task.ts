@@ -4,7 +4,7 @@ import type { JsonObject, Logger, SourceRecord, SourceTask, SourceTaskContext, T
 import { TableFilter, describeTable, listTables, loadTypes, tableName } from './catalog.ts';
 import type { CatalogTable } from './catalog.ts';
 import { postgresCdcConfig, type PostgresCdcConfig } from './config.ts';
-import { classify, connect, quoteIdent } from './connection.ts';
+import { classify, connect, dropSlot, quoteIdent } from './connection.ts';
 import { CONNECTOR_VERSION, TableEvents, type EventOptions, type SourceInfo } from './events.ts';
 import { formatLsn, parseLsn } from './lsn.ts';
 import { decodePgOutput, pgTimeToUnixMicros, type TupleValue } from './pgoutput.ts';
@@ -138,7 +138,7 @@ export class PostgresCdcTask implements SourceTask {
   async stop(): Promise<void> {
     this.stopping.abort();
     await this.teardown();
-    if (this.cfg?.['slot.drop.on.stop']) await this.dropSlot();
+    if (this.cfg?.['slot.drop.on.stop']) await dropSlot(this.cfg, this.logger, 'slot.drop.on.stop', 5000);
   }
 
   // ---- setup ----------------------------------------------------------------------------------
@@ -249,26 +249,7 @@ export class PostgresCdcTask implements SourceTask {
     }
   }
 
-  private async dropSlot(): Promise<void> {
-    let client: pg.Client | undefined;
-    try {
-      client = await connect(this.cfg);
-      for (let i = 0; i < 50; i++) {
-        const { rows } = await client.query<{ active: boolean }>('select active from pg_replication_slots where slot_name = $1', [this.cfg['slot.name']]);
-        if (rows.length === 0) return;
-        if (!rows[0].active) {
-          await client.query('select pg_drop_replication_slot($1)', [this.cfg['slot.name']]);
-          this.logger.info({ slot: this.cfg['slot.name'] }, 'dropped replication slot (slot.drop.on.stop)');
-          return;
-        }
-        await sleep(100);
-      }
-    } catch (e) {
-      this.logger.warn({ err: (e as Error).message }, 'could not drop the replication slot');
-    } finally {
-      await client?.end().catch(() => {});
-    }
-  }
+
 
   private async teardown(): Promise<void> {
     const { repl, query, snapshot } = this;

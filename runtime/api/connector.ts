@@ -143,6 +143,12 @@ interface PluginBase {
    * run at validation after the spec passed. Return field errors; an empty list means valid.
    */
   validate?(config: TaskConfig): Promise<Array<{ name: string; message: string }>> | Array<{ name: string; message: string }>;
+  /**
+   * Called once when the connector is deleted, after its tasks and connector instance stopped,
+   * with its (resolved) config: release what outlives it outside Tributary, when its config asks
+   * for it (a replication slot, say). Errors are logged; the deletion goes on.
+   */
+  onDelete?(config: TaskConfig, logger: Logger): Promise<void> | void;
 }
 
 export interface SourceConnectorPlugin extends PluginBase {

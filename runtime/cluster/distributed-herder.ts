@@ -421,7 +421,11 @@ export class DistributedHerder extends BaseHerder<DistributedHerderOptions> {
   private async forget(name: string): Promise<void> {
     const tasks = this.o.worker.runningTasks(name);
     await Promise.all(tasks.map((t) => this.o.worker.stopTask(t.connector, t.task)));
-    await this.o.worker.stopConnector(name);
+    // The connector's owner runs its plugin's cleanup (with the config the instance ran with; the
+    // stored one is gone). Its tasks on other workers may still be stopping: a plugin that needs
+    // them gone (a replication slot in use) must wait for that itself.
+    if (this.ownsConnector(name)) await this.o.worker.deleteConnector(name);
+    else await this.o.worker.stopConnector(name);
     for (const t of tasks) await this.o.status.removeTask(name, t.task);
     await this.o.worker.forgetConnector(name);
   }

@@ -53,7 +53,7 @@ export class StandaloneHerder extends BaseHerder<StandaloneHerderOptions> {
     return this.serial(async () => {
       const config = this.rawConfig(name);
       await this.o.worker.stopTasks(name);
-      await this.o.worker.stopConnector(name);
+      await this.o.worker.deleteConnector(name, config);
       await this.o.configs.removeConnector(name);
       await this.o.status.removeConnector(name);
       await this.o.worker.forgetConnector(name);

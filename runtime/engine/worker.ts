@@ -393,6 +393,26 @@ export class Worker {
     await this.o.metrics.removeConnector(connector);
   }
 
+  /**
+   * A connector is being deleted: stop its instance here, then run its plugin's `onDelete` with
+   * the config it ran with (`config` when it does not run here). Call after its tasks stopped.
+   */
+  async deleteConnector(name: string, config?: ConnectorConfig): Promise<void> {
+    const running = this.connectors.get(name)?.config;
+    await this.stopConnector(name);
+    const raw = running ?? config;
+    if (!raw) return;
+    const logger = this.o.logger.child({ connector: name });
+    try {
+      const plugin = this.findPlugin(raw);
+      if (!plugin.onDelete) return;
+      const { resolved } = await resolveConfig(raw);
+      await plugin.onDelete(resolved, logger);
+    } catch (e) {
+      logger.warn({ err: (e as Error).message }, `cleaning up after deleted connector ${name} failed`);
+    }
+  }
+
   async stopTasks(connector: string): Promise<void> {
     await Promise.all(this.runningTasks(connector).map((t) => this.stopTask(t.connector, t.task)));
   }
