@@ -88,7 +88,22 @@ export interface SourceTask {
    * holds the newest committed offset per source partition. Postgres CDC confirms its LSN here.
    */
   commit?(committed: Array<{ partition: JsonObject; offset: JsonObject }>): Promise<void> | void;
+  /**
+   * An ad-hoc instruction sent through the REST API (`POST /connectors/<name>/signals`) to every
+   * running task of the connector, in Debezium's signal shape: e.g. `execute-snapshot` with
+   * `{"data-collections": [...], "additional-conditions": [...]}` for a backfill while streaming.
+   * Ignore signals of other types (return false); throw ConfigError for a malformed one of
+   * yours. Called concurrently with `poll`; act through what `poll` returns next.
+   */
+  signal?(signal: TaskSignal): Promise<boolean> | boolean;
   stop(): Promise<void> | void;
+}
+
+/** A signal to a connector's tasks (Debezium's signal: an id, a type, and data). */
+export interface TaskSignal {
+  id: string;
+  type: string;
+  data: JsonObject;
 }
 
 export interface SinkTask {

@@ -19,6 +19,7 @@ export function lazySourceTask(load: () => Promise<SourceTask>): SourceTask {
     },
     poll: (signal) => task!.poll(signal),
     commit: (committed) => task?.commit?.(committed),
+    signal: (signal) => task?.signal?.(signal) ?? false,
     stop: () => task?.stop(),
   };
 }
