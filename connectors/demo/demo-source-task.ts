@@ -1,5 +1,5 @@
 import { FatalError } from '../../runtime/api/index.ts';
-import type { JsonObject, Logger, SourceRecord, SourceTask, SourceTaskContext, TaskConfig } from '../../runtime/api/index.ts';
+import type { JsonObject, Logger, SourceRecord, SourceTask, SourceTaskContext, TaskConfig, TaskSignal } from '../../runtime/api/index.ts';
 import { sleep } from '../../runtime/api/index.ts';
 import { TASK_COUNT, TASK_INDEX, demoSourceConfig } from './config.ts';
 import { Rng, recordSeed } from './prng.ts';
@@ -78,6 +78,13 @@ export class DemoSourceTask implements SourceTask {
       if (n === 0) return [];
     }
     return this.generate(n);
+  }
+
+  /** Debezium's `log` signal: writes `data.message` to the task's log (a harmless way to check the signal path). */
+  signal(signal: TaskSignal): boolean {
+    if (signal.type !== 'log') return false;
+    this.logger?.info({ signal: signal.id }, `signal: ${String(signal.data.message ?? '')}`);
+    return true;
   }
 
   stop(): void {

@@ -4,7 +4,8 @@
  * differ only in how writes reach the stores and the Worker: the standalone Herder applies them
  * itself, the distributed one through the group leader and the config log.
  */
-import { ConfigError, type FieldError, type Logger } from '../api/index.ts';
+import { randomUUID } from 'node:crypto';
+import { ConfigError, type FieldError, type Logger, type TaskSignal } from '../api/index.ts';
 import { runtimeSpecFor } from '../engine/connector-config.ts';
 import type { ConnectorRegistry } from '../engine/registry.ts';
 import { maskConfig, restoreMaskedValues, secretKeysFor } from '../engine/secrets.ts';
@@ -24,6 +25,8 @@ import {
   type PluginInfo,
   type RestartRequest,
   type ServerInfo,
+  type SignalRequest,
+  type SignalResult,
   type TargetState,
   type TaskInfo,
   type TaskStateEntry,
@@ -69,6 +72,7 @@ export abstract class BaseHerder<O extends HerderOptions = HerderOptions> implem
   abstract resetConnectorTopics(name: string): Promise<void>;
   abstract alterConnectorOffsets(name: string, offsets: ConnectorOffset[]): Promise<{ message: string }>;
   abstract resetConnectorOffsets(name: string): Promise<{ message: string }>;
+  abstract signalConnector(name: string, signal: SignalRequest): Promise<SignalResult>;
 
   async patchConnectorConfig(name: string, patch: Record<string, string | null>): Promise<ConnectorInfo> {
     const current = this.rawConfig(name);
@@ -262,6 +266,13 @@ export abstract class BaseHerder<O extends HerderOptions = HerderOptions> implem
       tasks: status.tasks.map((t) => (tasks.includes(t.id) ? { ...t, state: 'RESTARTING' } : t)),
     };
     return { result, connector, tasks };
+  }
+
+  /** The signal as tasks get it (an id generated when none was given); 400 for a sink connector. */
+  protected taskSignal(name: string, signal: SignalRequest): TaskSignal {
+    const config = this.rawConfig(name);
+    if (this.typeOf(config) !== 'source') throw HerderError.badRequest(`Connector ${name} is a sink connector; signals go to source connectors' tasks.`);
+    return { id: signal.id ?? randomUUID(), type: signal.type, data: signal.data as TaskSignal['data'] };
   }
 
   protected assertTaskExists(name: string, task: number): void {

@@ -18,7 +18,7 @@
  * - All local reactions (assignments, revocations, config events) run one at a time in arrival
  *   order, so a task is never started and stopped concurrently.
  */
-import type { Logger } from '../api/index.ts';
+import type { Logger, TaskSignal } from '../api/index.ts';
 import type { KafkaConnectionOptions } from '../engine/kafka-bus.ts';
 import type { Worker } from '../engine/worker.ts';
 import { ConfigStore } from '../store/config-store.ts';
@@ -37,6 +37,8 @@ import {
   type ConnectorOffset,
   type ConnectorStateInfo,
   type RestartRequest,
+  type SignalRequest,
+  type SignalResult,
   type TargetState,
 } from './herder.ts';
 import { GroupMember, type LeaderState } from './membership/group-member.ts';
@@ -309,6 +311,9 @@ export class DistributedHerder extends BaseHerder<DistributedHerderOptions> {
         case 'restart':
           await this.applyRestart(change);
           return;
+        case 'signal':
+          await this.applySignal(change.connector, change.signal);
+          return;
       }
     });
   }
@@ -411,6 +416,18 @@ export class DistributedHerder extends BaseHerder<DistributedHerderOptions> {
     }
   }
 
+  /** Hand a recorded signal to this worker's tasks of the connector; a task's refusal is logged. */
+  private async applySignal(name: string, signal: TaskSignal): Promise<void> {
+    const tasks = this.ownedTasks(name);
+    if (tasks.length === 0) return;
+    try {
+      const accepted = await this.o.worker.signalTasks(name, signal, tasks);
+      this.o.logger.info({ connector: name, signal: signal.id, type: signal.type, tasks: accepted }, accepted > 0 ? 'signal delivered' : 'no task here handles this signal type');
+    } catch (e) {
+      this.o.logger.warn({ connector: name, signal: signal.id, type: signal.type, err: (e as Error).message }, 'a task refused the signal');
+    }
+  }
+
   private async restartOwnedTask(name: string, task: number): Promise<void> {
     if ((this.o.configs.targetState(name) ?? 'RUNNING') === 'STOPPED') return;
     await this.o.status.putTask(name, task, { state: 'RESTARTING', workerId: this.workerId, generation: this.generation }, { safe: true });
@@ -493,6 +510,19 @@ export class DistributedHerder extends BaseHerder<DistributedHerderOptions> {
     return this.asLeader(async () => {
       this.assertTaskExists(name, task);
       await this.o.configs.requestTaskRestart(name, task);
+    });
+  }
+
+  /**
+   * Recorded in the config topic, which every worker reads: the workers running the connector's
+   * tasks hand it over (the answer cannot carry their verdict; a refusal is in their logs).
+   */
+  signalConnector(name: string, signal: SignalRequest): Promise<SignalResult> {
+    return this.asLeader(async () => {
+      const taskSignal = this.taskSignal(name, signal);
+      if ((this.o.configs.connectorTaskConfigs(name) ?? []).length === 0) throw HerderError.conflict(`Connector ${name} has no tasks to take the signal; resume or restart it first.`);
+      await this.o.configs.putSignal(name, taskSignal);
+      return { id: taskSignal.id, accepted: null };
     });
   }
 

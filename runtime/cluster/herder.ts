@@ -76,6 +76,19 @@ export interface ConfigInfos {
   configs: Array<{ definition: Record<string, unknown>; value: Record<string, unknown> }>;
 }
 
+export interface SignalRequest {
+  /** Given or generated; echoed in the answer and in the task's logs. */
+  id?: string;
+  type: string;
+  data: Record<string, unknown>;
+}
+
+export interface SignalResult {
+  id: string;
+  /** Tasks that took the signal (standalone), or null when workers apply it asynchronously (distributed). */
+  accepted: number | null;
+}
+
 export interface RestartRequest {
   includeTasks: boolean;
   onlyFailed: boolean;
@@ -112,6 +125,13 @@ export interface Herder {
   /** Returns the status with affected instances RESTARTING when includeTasks or onlyFailed; otherwise null (204). */
   restartConnector(name: string, request: RestartRequest): Promise<ConnectorStateInfo | null>;
   restartTask(name: string, task: number): Promise<void>;
+
+  /**
+   * Send a signal (Debezium's shape: type and data) to every running task of a source connector,
+   * e.g. `execute-snapshot` for a backfill. Resolves once the tasks took it (standalone) or once it
+   * is recorded for the workers running them (distributed).
+   */
+  signalConnector(name: string, signal: SignalRequest): Promise<SignalResult>;
 
   /** Topics the connector has used since the last reset: `{"<name>": {"topics": [...]}}`. */
   connectorTopics(name: string): Promise<{ [name: string]: { topics: string[] } }>;

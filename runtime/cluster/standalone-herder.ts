@@ -5,7 +5,8 @@
  */
 import type { Worker } from '../engine/worker.ts';
 import { BaseHerder, type HerderOptions } from './base-herder.ts';
-import type { ConnectorInfo, ConnectorConfig, ConnectorOffset, ConnectorStateInfo, RestartRequest, TargetState } from './herder.ts';
+import { HerderError } from './herder.ts';
+import type { ConnectorInfo, ConnectorConfig, ConnectorOffset, ConnectorStateInfo, RestartRequest, SignalRequest, SignalResult, TargetState } from './herder.ts';
 
 export interface StandaloneHerderOptions extends HerderOptions {
   worker: Worker;
@@ -131,6 +132,15 @@ export class StandaloneHerder extends BaseHerder<StandaloneHerderOptions> {
       this.assertStopped(name);
       return this.writeOffsets(name, offsets);
     });
+  }
+
+  async signalConnector(name: string, signal: SignalRequest): Promise<SignalResult> {
+    const taskSignal = this.taskSignal(name, signal);
+    if (this.o.worker.runningTasks(name).length === 0) throw HerderError.conflict(`Connector ${name} has no running task to take the signal; resume or restart it first.`);
+    const accepted = await this.o.worker.signalTasks(name, taskSignal);
+    if (accepted === 0) throw HerderError.badRequest(`No task of connector ${name} handles signals of type "${signal.type}".`);
+    this.o.logger.info({ connector: name, signal: taskSignal.id, type: taskSignal.type, tasks: accepted }, 'signal delivered');
+    return { id: taskSignal.id, accepted };
   }
 
   resetConnectorOffsets(name: string): Promise<{ message: string }> {

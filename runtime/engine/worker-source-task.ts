@@ -5,7 +5,7 @@
  * this: it returns records and gets `commit()` calls. With `transactions` (exactly-once) the
  * offsets go into the transaction of the records instead, committed between polls.
  */
-import type { Converter, JsonObject, Logger, SourceRecord, SourceTask, SourceTaskContext, TaskConfig } from '../api/index.ts';
+import type { Converter, JsonObject, Logger, SourceRecord, SourceTask, SourceTaskContext, TaskConfig, TaskSignal } from '../api/index.ts';
 import type { OffsetStore, SourceOffsetUpdate } from '../store/index.ts';
 import { ErrorHandler, SKIPPED } from './error-handler.ts';
 import type { WorkerMetrics } from './metrics.ts';
@@ -99,6 +99,12 @@ export class SourceTaskRunner {
       this.timer.unref();
     }
     this.loop = this.run();
+  }
+
+  /** Hand a signal to the task; whether it took it (false when it handles no signals or is not running). */
+  async signal(signal: TaskSignal): Promise<boolean> {
+    if (!this.loop || this.failed || this.abort.signal.aborted || !this.o.task.signal) return false;
+    return this.o.task.signal(signal);
   }
 
   pause(): void {

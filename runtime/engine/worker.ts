@@ -13,6 +13,7 @@ import {
   type SinkConnector,
   type SourceConnector,
   type TaskConfig,
+  type TaskSignal,
 } from '../api/index.ts';
 import type { ConnectorConfig, State, TargetState } from '../cluster/herder.ts';
 import type { OffsetStore, SourceOffsetUpdate, StatusStore } from '../store/index.ts';
@@ -386,6 +387,19 @@ export class Worker {
     this.tasks.delete(taskKey(connector, task));
     await t.runner?.stop().catch((e: Error) => this.o.logger.warn({ connector, task, err: e.message }, 'task stop failed'));
     await t.dlq?.close?.();
+  }
+
+  /**
+   * Send a signal to this worker's running source tasks of the connector (only `tasks` when
+   * given); resolves with how many took it. A task's ConfigError (a malformed signal) rejects.
+   */
+  async signalTasks(connector: string, signal: TaskSignal, tasks?: number[]): Promise<number> {
+    let accepted = 0;
+    for (const t of this.tasks.values()) {
+      if (t.connector !== connector || (tasks && !tasks.includes(t.task)) || !(t.runner instanceof SourceTaskRunner)) continue;
+      if (await t.runner.signal(signal)) accepted++;
+    }
+    return accepted;
   }
 
   /** A deleted connector: its metric series go too. */

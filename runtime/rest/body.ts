@@ -3,7 +3,7 @@
  * Connect; numbers and booleans sent as JSON are turned into strings, anything nested is refused
  * with a 400 naming every offending key.
  */
-import type { ConnectorConfig, ConnectorOffset, TargetState } from '../cluster/herder.ts';
+import type { ConnectorConfig, ConnectorOffset, SignalRequest, TargetState } from '../cluster/herder.ts';
 import { badRequest } from './errors.ts';
 
 type Json = unknown;
@@ -117,4 +117,16 @@ export function queryFlag(value: unknown): boolean {
 export function queryList(value: unknown): string[] {
   if (value === undefined) return [];
   return (Array.isArray(value) ? value : [value]).map(String);
+}
+
+/** `{"type": "execute-snapshot", "data": {...}, "id"?: "..."}`: a signal to a connector's tasks. */
+export function signalRequest(body: unknown): SignalRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw badRequest('Send a JSON object: {"type": "<signal type>", "data": {...}} (e.g. "execute-snapshot" with "data-collections").');
+  }
+  const { id, type, data } = body as Record<string, unknown>;
+  if (typeof type !== 'string' || type.length === 0) throw badRequest('The signal needs a "type" string, e.g. "execute-snapshot".');
+  if (data !== undefined && (typeof data !== 'object' || data === null || Array.isArray(data))) throw badRequest('The signal\'s "data" must be a JSON object.');
+  if (id !== undefined && typeof id !== 'string') throw badRequest('The signal\'s "id" must be a string.');
+  return { ...(id ? { id } : {}), type, data: (data ?? {}) as Record<string, unknown> };
 }

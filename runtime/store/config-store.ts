@@ -8,6 +8,7 @@
  *   target-state-<n>  {"state": "STARTED"|"PAUSED", "state.v2": "STARTED"|"PAUSED"|"STOPPED"}
  *   restart-connector-<n>  {"include-tasks": bool, "only-failed": bool}   a restart request (KIP-745)
  *   restart-task-<n>-<i>   {}    Tributary's: restart one task (Connect forwards those to the owner)
+ *   signal-<n>             {"id", "type", "data"}   Tributary's: a signal for the connector's tasks
  *
  * Task configs take effect only when their `commit-<n>` record is read, so a half-written set is
  * never visible. The log must keep one order for all keys (Kafka: the config topic has one
@@ -33,6 +34,7 @@ export const COMMIT_PREFIX = 'commit-';
 export const TARGET_STATE_PREFIX = 'target-state-';
 export const RESTART_CONNECTOR_PREFIX = 'restart-connector-';
 export const RESTART_TASK_PREFIX = 'restart-task-';
+export const SIGNAL_PREFIX = 'signal-';
 
 export const connectorKey = (name: string): string => `${CONNECTOR_PREFIX}${name}`;
 export const taskKey = (name: string, task: number): string => `${TASK_PREFIX}${name}-${task}`;
@@ -46,7 +48,9 @@ export type ConfigChange =
   | { type: 'tasks-committed'; connector: string; tasks: number; consistent: boolean }
   | { type: 'target-state'; connector: string; state: TargetState }
   /** A restart request: the connector (and its tasks, per the flags), or one task when `task` is set. */
-  | { type: 'restart'; connector: string; includeTasks: boolean; onlyFailed: boolean; task?: number };
+  | { type: 'restart'; connector: string; includeTasks: boolean; onlyFailed: boolean; task?: number }
+  /** A signal for the connector's running tasks (an event, like restarts). */
+  | { type: 'signal'; connector: string; signal: { id: string; type: string; data: JsonObject } };
 
 export interface ConfigSnapshot {
   connectors: Map<string, ConnectorConfig>;
@@ -225,6 +229,12 @@ export class ConfigStore {
     await this.write([{ key: `${RESTART_TASK_PREFIX}${name}-${task}`, value: {} }]);
   }
 
+  /** Record a signal for every worker to hand to the connector's tasks it runs. */
+  async putSignal(name: string, signal: { id: string; type: string; data: JsonObject }): Promise<void> {
+    checkName(name);
+    await this.write([{ key: `${SIGNAL_PREFIX}${name}`, value: { id: signal.id, type: signal.type, data: signal.data } }]);
+  }
+
   /** A copy of everything, consistent at one point in the log. */
   snapshot(): ConfigSnapshot {
     const connectors = new Map<string, ConnectorConfig>();
@@ -286,6 +296,7 @@ export class ConfigStore {
     else if (key.startsWith(COMMIT_PREFIX)) this.readCommit(key.slice(COMMIT_PREFIX.length), value);
     else if (key.startsWith(RESTART_CONNECTOR_PREFIX)) this.readRestart(key.slice(RESTART_CONNECTOR_PREFIX.length), value);
     else if (key.startsWith(RESTART_TASK_PREFIX)) this.readTaskRestart(key.slice(RESTART_TASK_PREFIX.length), value);
+    else if (key.startsWith(SIGNAL_PREFIX)) this.readSignal(key.slice(SIGNAL_PREFIX.length), value);
     // Other keys (Kafka Connect's session-key, ...) are not ours to read.
     else this.logger.debug({ key }, 'ignoring a config record with a key this store does not use');
   }
@@ -294,6 +305,14 @@ export class ConfigStore {
     if (value === null || typeof value !== 'object' || Array.isArray(value)) return;
     const v = value as JsonObject;
     this.emit({ type: 'restart', connector: name, includeTasks: v['include-tasks'] === true, onlyFailed: v['only-failed'] === true });
+  }
+
+  private readSignal(name: string, value: LogValue): void {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) return;
+    const v = value as JsonObject;
+    if (typeof v.id !== 'string' || typeof v.type !== 'string') return;
+    const data = typeof v.data === 'object' && v.data !== null && !Array.isArray(v.data) ? (v.data as JsonObject) : {};
+    this.emit({ type: 'signal', connector: name, signal: { id: v.id, type: v.type, data } });
   }
 
   private readTaskRestart(rest: string, value: LogValue): void {

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { HerderError } from '../../cluster/herder.ts';
 import type { ConnectorInfo, ConnectorStateInfo, Herder } from '../../cluster/herder.ts';
-import { configPatch, connectorConfig, createConnectorRequest, offsetsRequest, queryFlag, queryList, withName } from '../body.ts';
+import { configPatch, connectorConfig, createConnectorRequest, offsetsRequest, queryFlag, queryList, signalRequest, withName } from '../body.ts';
 
 export interface ConnectorRoutesOptions {
   herder: Herder;
@@ -132,6 +132,12 @@ export async function connectorRoutes(app: FastifyInstance, options: ConnectorRo
     const status = await herder.restartConnector(name, { includeTasks, onlyFailed });
     if (!includeTasks && !onlyFailed) return reply.code(204).send();
     return reply.code(202).send(status ?? (await herder.connectorStatus(name)));
+  });
+
+  // Tributary addition: signals to a connector's tasks (Debezium's signal shape), e.g. a backfill.
+  app.post<Named & { Body: unknown }>('/connectors/:name/signals', async (request, reply) => {
+    const result = await herder.signalConnector(request.params.name, signalRequest(request.body));
+    return reply.code(202).send(result);
   });
 
   app.get<Named>('/connectors/:name/topics', async (request) => {

@@ -58,6 +58,14 @@ describe('distributed mode: three workers, one group', () => {
     expect((await http('GET', `${url(2)}/connectors`)).body.sort()).toEqual(['a', 'b', 'c', 'sink-b']);
   }, 120_000);
 
+  it('hands a signal to the tasks wherever they run (recorded in the config topic)', async () => {
+    const sent = await http('POST', `${url(2)}/connectors/b/signals`, { id: 'sig-dist', type: 'log', data: { message: 'signal to b' } });
+    expect(sent.status).toBe(202);
+    expect(sent.body).toEqual({ id: 'sig-dist', accepted: null });
+    // b's three tasks, on whichever workers run them, each log it once.
+    await eventually(async () => workers.reduce((n, w) => n + (w!.output().match(/signal: signal to b/g) ?? []).length, 0) === 3, 30_000, 'three tasks logged the signal');
+  }, 60_000);
+
   let committedAtKill = new Map<number, number>();
 
   it('moves the work of a worker killed with -9 to the others: nothing lost, duplicates only after the last committed offset', async () => {

@@ -57,6 +57,32 @@ describe('idempotent config writes', () => {
   });
 });
 
+describe('signals to a connector\'s tasks (POST /connectors/<n>/signals)', () => {
+  it('hands the signal to every running task; a type no task handles, a sink, a bad body and a stopped connector are refused', async () => {
+    worker = await startWorkerProcess();
+    const source = { 'connector.class': 'demo', topic: 'signalled', rate: '10', 'tasks.max': '2' };
+    expect((await http('PUT', `${worker.url}/connectors/src/config`, source)).status).toBe(201);
+    await eventually(async () => (await http('GET', `${worker!.url}/connectors/src/status`)).body.tasks?.filter((t: { state: string }) => t.state === 'RUNNING').length === 2, 10_000, 'tasks running');
+    const sent = await http('POST', `${worker.url}/connectors/src/signals`, { id: 'sig-1', type: 'log', data: { message: 'hello from a signal' } });
+    expect(sent.status).toBe(202);
+    expect(sent.body).toEqual({ id: 'sig-1', accepted: 2 });
+    expect(worker.output().match(/signal: hello from a signal/g)).toHaveLength(2);
+    // Without an id, one is generated.
+    expect((await http('POST', `${worker.url}/connectors/src/signals`, { type: 'log', data: { message: 'x' } })).body.id).toMatch(/^[0-9a-f-]{36}$/);
+
+    const unknown = await http('POST', `${worker.url}/connectors/src/signals`, { type: 'execute-snapshot', data: {} });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.message).toContain('No task of connector src handles signals of type "execute-snapshot"');
+    expect((await http('POST', `${worker.url}/connectors/src/signals`, { data: {} })).status).toBe(400);
+    expect((await http('POST', `${worker.url}/connectors/nope/signals`, { type: 'log' })).status).toBe(404);
+    const sink = { 'connector.class': 'FileStreamSink', topics: 'signalled', file: join(tempDir('signal-sink'), 'out.jsonl') };
+    expect((await http('PUT', `${worker.url}/connectors/snk/config`, sink)).status).toBe(201);
+    expect((await http('POST', `${worker.url}/connectors/snk/signals`, { type: 'log' })).status).toBe(400);
+    expect((await http('PUT', `${worker.url}/connectors/src/stop`)).status).toBe(204);
+    expect((await http('POST', `${worker.url}/connectors/src/signals`, { type: 'log' })).status).toBe(409);
+  });
+});
+
 describe('automatic restart of failed tasks (errors.restart.max.attempts)', () => {
   it('restarts a failed task with backoff, the configured number of times, then leaves it FAILED', async () => {
     worker = await startWorkerProcess();

@@ -420,3 +420,22 @@ describe('names that need encoding', () => {
     expect(got.body.name).toBe(name);
   });
 });
+
+describe('POST /connectors/{name}/signals', () => {
+  it('passes {id?, type, data} to the herder and answers 202 with its result', async () => {
+    await call(app, 'POST', '/connectors', { name: 'demo', config: demoConfig() });
+    const res = await call(app, 'POST', '/connectors/demo/signals', { id: 's1', type: 'execute-snapshot', data: { 'data-collections': ['public.orders'] } });
+    expect(res.status).toBe(202);
+    expect(res.body).toEqual({ id: 's1', accepted: 1 });
+    expect(herder.calls.at(-1)).toEqual({ method: 'signalConnector', args: ['demo', { id: 's1', type: 'execute-snapshot', data: { 'data-collections': ['public.orders'] } }] });
+  });
+
+  it('refuses a body without a type, with non-object data or a non-string id, saying what to send', async () => {
+    await call(app, 'POST', '/connectors', { name: 'demo', config: demoConfig() });
+    for (const body of [{}, { type: '' }, { type: 'log', data: [1] }, { type: 'log', id: 7 }, ['log']]) {
+      const res = await call(app, 'POST', '/connectors/demo/signals', body);
+      expect(res.status).toBe(400);
+      expect(res.body.message).toMatch(/type|data|id|JSON object/);
+    }
+  });
+});

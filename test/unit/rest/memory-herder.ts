@@ -16,6 +16,8 @@ import type {
   Herder,
   PluginInfo,
   RestartRequest,
+  SignalRequest,
+  SignalResult,
   ServerInfo,
   State,
   TargetState,
@@ -211,6 +213,12 @@ export class MemoryHerder implements Herder {
     const c = this.get(name);
     if (!c.tasks[task]) throw HerderError.notFound(`Task ${name}-${task} not found`);
     c.tasks[task] = { state: stateFor(c.target) };
+  }
+
+  async signalConnector(name: string, signal: SignalRequest): Promise<SignalResult> {
+    this.get(name);
+    this.calls.push({ method: 'signalConnector', args: [name, signal] });
+    return { id: signal.id ?? 'generated-id', accepted: 1 };
   }
 
   async connectorTopics(name: string): Promise<{ [name: string]: { topics: string[] } }> {
