@@ -115,6 +115,25 @@ export async function connectorsTargetState(ctx: Context, name: string, action: 
   return 0;
 }
 
+export async function connectorsSignal(ctx: Context, name: string, type: string, dataJson?: string): Promise<number> {
+  let data: unknown = {};
+  if (dataJson !== undefined) {
+    try {
+      data = JSON.parse(dataJson);
+    } catch (e) {
+      ctx.err(`The signal data is not valid JSON: ${(e as Error).message}\n`);
+      return 2;
+    }
+  }
+  const { body } = await ctx.client.request<{ id: string; accepted: number | null }>('POST', p('connectors', name, 'signals'), { type, data });
+  if (ctx.json) {
+    printJson(ctx, body);
+    return 0;
+  }
+  ctx.out(body.accepted === null ? `Signal ${body.id} (${type}) recorded for the tasks of ${name}.\n` : `Signal ${body.id} (${type}) taken by ${body.accepted} task(s) of ${name}.\n`);
+  return 0;
+}
+
 export async function connectorsRestart(ctx: Context, name: string): Promise<number> {
   const includeTasks = ctx.flags.has('include-tasks');
   const onlyFailed = ctx.flags.has('only-failed');

@@ -14,6 +14,7 @@ import {
   connectorsGet,
   connectorsList,
   connectorsRestart,
+  connectorsSignal,
   connectorsStatus,
   connectorsTargetState,
   offsetsGet,
@@ -71,6 +72,12 @@ const COMMANDS: Command[] = [
     summary: 'Restart a connector (and optionally its tasks)',
     flags: { 'include-tasks': 'restart its tasks too', 'only-failed': 'restart only the instances that FAILED' },
     run: (ctx, [n]) => connectorsRestart(ctx, n),
+  },
+  {
+    words: ['connectors', 'signal'],
+    args: ['<name>', '<type>', '[<data-json>]'],
+    summary: "Send a signal to a source connector's tasks, e.g. execute-snapshot '{\"data-collections\":[\"public.orders\"]}'",
+    run: (ctx, [n, type, data]) => connectorsSignal(ctx, n, type, data),
   },
   { words: ['offsets', 'get'], args: ['<name>'], summary: "Show a connector's committed offsets", run: (ctx, [n]) => offsetsGet(ctx, n) },
   {

@@ -242,6 +242,16 @@ describe('connectors', { timeout: 30_000 }, () => {
     expect(await herder.connectors()).toEqual(['audit-log']);
   });
 
+  it('signal sends {type, data} to the connector\'s tasks; bad JSON data exits 2 before sending', async () => {
+    const res = await cli(['connectors', 'signal', 'orders', 'execute-snapshot', '{"data-collections":["public.orders"]}']);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toBe('Signal generated-id (execute-snapshot) taken by 1 task(s) of orders.\n');
+    expect(herder.calls.at(-1)).toEqual({ method: 'signalConnector', args: ['orders', { type: 'execute-snapshot', data: { 'data-collections': ['public.orders'] } }] });
+    const bad = await cli(['connectors', 'signal', 'orders', 'log', '{nope']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^The signal data is not valid JSON/);
+  });
+
   it('a REST error prints the worker message and exits 1', async () => {
     const res = await cli(['connectors', 'get', 'nope']);
     expect(res.code).toBe(1);
