@@ -29,6 +29,7 @@ export const postgresCdcConfig = defineConfig({
   'snapshot.fetch.size': { type: 'int', default: 10240, doc: 'Rows per snapshot chunk: tables are cut into primary-key ranges (or heap page ranges without a key) of about this many rows, the unit of parallel reading and of resuming after a crash; SELECT reads also fetch this many rows per round trip.', importance: 'medium', group: 'Snapshot', validate: range(1) },
   'snapshot.max.threads': { type: 'int', default: 1, doc: 'Connections that read snapshot chunks in parallel, all in the same exported snapshot.', importance: 'medium', group: 'Snapshot', validate: range(1, 64) },
   'snapshot.read.method': { type: 'string', default: 'copy', doc: 'copy: read each chunk with COPY (SELECT ...) TO STDOUT (text format); select: with keyset-paginated SELECTs. Both give identical events.', importance: 'low', group: 'Snapshot', validate: oneOf(['copy', 'select']) },
+  'incremental.snapshot.chunk.size': { type: 'int', default: 1024, doc: 'Rows per chunk of an ad-hoc backfill (an execute-snapshot signal): each chunk is read in primary-key order between a low and a high watermark while streaming continues, and is the unit of resuming after a crash.', importance: 'medium', group: 'Snapshot', validate: range(1) },
   'heartbeat.interval.ms': { type: 'int', default: 0, doc: 'Emit a heartbeat record this often when idle so that the slot advances on quiet tables; 0 disables.', importance: 'medium', group: 'Heartbeat', validate: range(0) },
   'heartbeat.action.query': { type: 'string', default: null, doc: 'A statement to run on each heartbeat (e.g. an upsert into a heartbeat table), so that WAL is generated in the captured database.', importance: 'low', group: 'Heartbeat' },
   'topic.heartbeat.prefix': { type: 'string', default: '__debezium-heartbeat', doc: 'Heartbeats go to `<topic.heartbeat.prefix>.<topic.prefix>`.', importance: 'low', group: 'Heartbeat' },
@@ -66,8 +67,8 @@ const UNSUPPORTED: Array<[string, string]> = [
   ['snapshot.locking.mode', 'Not supported (the snapshot uses the slot\'s exported snapshot and takes no locks).'],
   ['snapshot.isolation.mode', 'Not supported.'],
   ['snapshot.delay.ms', 'Not supported.'],
-  ['incremental.snapshot.', 'Incremental snapshots through signals are not supported; use a backfill.'],
-  ['signal.', 'Signals are not supported.'],
+  ['incremental.snapshot.', 'Only incremental.snapshot.chunk.size is supported (backfills always use watermark messages, no signalling table).'],
+  ['signal.', 'Signals arrive through the REST API (POST /connectors/<name>/signals); signalling tables, Kafka signal topics and their signal.* keys are not supported.'],
   ['notification.', 'Notifications are not supported.'],
   ['converters', 'Custom converters are not supported.'],
   ['slot.stream.params', 'Not supported.'],
@@ -95,7 +96,7 @@ const ACCEPTED_WITHOUT_EFFECT = new Set(['max.queue.size', 'max.queue.size.in.by
 export function unsupportedKeys(config: TaskConfig): Array<{ name: string; message: string }> {
   const out: Array<{ name: string; message: string }> = [];
   for (const key of Object.keys(config)) {
-    if (ACCEPTED_WITHOUT_EFFECT.has(key)) continue;
+    if (ACCEPTED_WITHOUT_EFFECT.has(key) || Object.hasOwn(postgresCdcConfig.definition, key)) continue;
     for (const [pattern, message] of UNSUPPORTED) {
       if (pattern.endsWith('.') ? key.startsWith(pattern) : key === pattern) {
         out.push({ name: key, message: `Debezium key ${key} is not supported by this connector. ${message}` });

@@ -1,10 +1,11 @@
 import type pg from 'pg';
-import { FatalError, RetriableError } from '../../runtime/api/index.ts';
-import type { JsonObject, Logger, SourceRecord, SourceTask, SourceTaskContext, TaskConfig } from '../../runtime/api/index.ts';
+import { ConfigError, FatalError, RetriableError } from '../../runtime/api/index.ts';
+import type { JsonObject, Logger, SourceRecord, SourceTask, SourceTaskContext, TaskConfig, TaskSignal } from '../../runtime/api/index.ts';
+import { Backfill, ChunkWindow, WATERMARK_PREFIX, chunkSelect, parseWatermark, watermarkPayload, type Watermark } from './backfill.ts';
 import { TableFilter, describeTable, listTables, loadTypes, tableName } from './catalog.ts';
 import type { CatalogTable } from './catalog.ts';
 import { postgresCdcConfig, type PostgresCdcConfig } from './config.ts';
-import { classify, connect, dropSlot, quoteIdent } from './connection.ts';
+import { TEXT_TYPES, classify, connect, dropSlot, quoteIdent } from './connection.ts';
 import { CONNECTOR_VERSION, TableEvents, type EventOptions, type SourceInfo } from './events.ts';
 import { formatLsn, parseLsn } from './lsn.ts';
 import { decodePgOutput, pgTimeToUnixMicros, type TupleValue } from './pgoutput.ts';
@@ -24,7 +25,9 @@ type Phase = 'init' | 'snapshot' | 'stream' | 'idle';
  * - streaming, inside a transaction: additionally `lsn_commit` (the transaction's commit LSN) and
  *   `event` (how many of its changes were delivered): a restart skips those;
  * - snapshot: `{lsn, snapshot: true, snapshot_done: [tables], snapshot_chunks: {table: {plan, done}}}`
- *   where `lsn` is where streaming starts once the snapshot is done (parallel-snapshot.ts).
+ *   where `lsn` is where streaming starts once the snapshot is done (parallel-snapshot.ts);
+ * - streaming while a backfill runs: additionally `backfill: {id, tables, filters, after, ...}`
+ *   (backfill.ts).
  */
 interface StreamOffset { lsn: number; lsn_commit?: number; event?: number }
 
@@ -77,6 +80,12 @@ export class PostgresCdcTask implements SourceTask {
   private snapshotLsn = 0;
   private streamed = 0;
 
+  /** The backfill running (from signals or the stored offset), its chunk between watermarks, signals not yet applied. */
+  private backfill: Backfill | null = null;
+  private window: ChunkWindow<Record<string, unknown>> | null = null;
+  private readonly backfillTables = new Map<string, { table: CatalogTable; events: TableEvents }>();
+  private pendingSignals: Array<{ stop: boolean; id: string; tables: string[] | null; filters: Record<string, string> }> = [];
+
   async start(config: TaskConfig, context: SourceTaskContext): Promise<void> {
     const cfg = postgresCdcConfig.parse(config);
     this.cfg = cfg;
@@ -99,11 +108,15 @@ export class PostgresCdcTask implements SourceTask {
     this.messageInclude = (cfg['message.prefix.include.list'] ?? []).map((p) => new RegExp(`^(?:${p})$`));
     this.messageExclude = (cfg['message.prefix.exclude.list'] ?? []).map((p) => new RegExp(`^(?:${p})$`));
     this.resumeFrom = await context.offsetStorageReader.offset(this.partition);
+    if (this.resumeFrom?.snapshot !== true) this.backfill = Backfill.fromOffset(this.resumeFrom);
     this.logger.info({ partition: this.partition, offset: this.resumeFrom }, 'postgres-cdc task starting');
   }
 
   async poll(signal: AbortSignal): Promise<SourceRecord[]> {
     if (signal.aborted || this.stopping.signal.aborted) return [];
+    if (this.pendingSignals.length > 0) this.applySignals();
+    // What the backfill looked like after the last records handed over: restored when this poll fails.
+    const checkpoint = this.backfill?.toOffset() ?? null;
     try {
       if (this.phase === 'init') await this.setup();
       if (this.phase === 'snapshot') return await this.pollSnapshot(signal);
@@ -115,6 +128,7 @@ export class PostgresCdcTask implements SourceTask {
       const err = classify(e, this.cfg, this.phase === 'init' ? 'starting' : this.phase === 'snapshot' ? 'reading the snapshot' : 'streaming changes');
       await this.teardown();
       if (this.lastEmitted) this.resumeFrom = this.lastEmitted;
+      this.backfill = Backfill.fromOffset(checkpoint === null ? null : { backfill: checkpoint });
       this.phase = 'init';
       if (err instanceof RetriableError) this.logger.warn({ err: err.message }, 'postgres-cdc: reconnecting');
       throw err;
@@ -133,6 +147,194 @@ export class PostgresCdcTask implements SourceTask {
         this.lastStatusAt = Date.now();
       }
     }
+  }
+
+  /**
+   * Debezium's `execute-snapshot` (an incremental snapshot: a backfill of chosen tables, with
+   * optional filters, while streaming continues) and `stop-snapshot`. Validated here against the
+   * catalog (a ConfigError names what is wrong); applied by the next poll. Other types: false.
+   */
+  async signal(signal: TaskSignal): Promise<boolean> {
+    if (signal.type !== 'execute-snapshot' && signal.type !== 'stop-snapshot') return false;
+    const data = (signal.data ?? {}) as JsonObject;
+    const kind = data.type ?? 'incremental';
+    if (typeof kind !== 'string' || kind.toLowerCase() !== 'incremental') {
+      throw new ConfigError(`Signal ${signal.type}: snapshot type ${JSON.stringify(kind)} is not supported; only "incremental" (a backfill while streaming continues) is. Leave "type" out or set it to "incremental".`,
+        [{ name: 'type', message: 'only incremental is supported' }]);
+    }
+    const raw = data['data-collections'];
+    if (raw !== undefined && (!Array.isArray(raw) || raw.some((t) => typeof t !== 'string' || t.trim() === ''))) {
+      throw new ConfigError(`Signal ${signal.type}: "data-collections" must be a list of table names ("schema.table"), got ${JSON.stringify(raw)}.`, [{ name: 'data-collections', message: 'a list of schema.table names' }]);
+    }
+    const names = raw === undefined ? null : (raw as string[]).map((t) => t.trim());
+    if (signal.type === 'stop-snapshot') {
+      this.pendingSignals.push({ stop: true, id: signal.id, tables: names, filters: {} });
+      return true;
+    }
+    if (!names || names.length === 0) {
+      throw new ConfigError('Signal execute-snapshot needs "data-collections": the tables to backfill, e.g. {"data-collections": ["public.orders"]}.', [{ name: 'data-collections', message: 'required' }]);
+    }
+    const conditions = data['additional-conditions'] ?? [];
+    if (!Array.isArray(conditions) || conditions.some((c) => !c || typeof c !== 'object' || Array.isArray(c) || typeof (c as JsonObject)['data-collection'] !== 'string' || typeof (c as JsonObject).filter !== 'string')) {
+      throw new ConfigError('Signal execute-snapshot: "additional-conditions" must be a list of {"data-collection": "schema.table", "filter": "<SQL condition>"}.', [{ name: 'additional-conditions', message: 'a list of {data-collection, filter}' }]);
+    }
+    const client = await connect(this.cfg);
+    try {
+      const tables: string[] = [];
+      for (const name of names) tables.push(await this.checkBackfillTable(client, name));
+      const filters: Record<string, string> = {};
+      for (const c of conditions as Array<{ 'data-collection': string; filter: string }>) {
+        const i = names.indexOf(c['data-collection'].trim());
+        if (i < 0) throw new ConfigError(`Signal execute-snapshot: additional-conditions names ${c['data-collection']}, which is not in data-collections (${names.join(', ')}).`, [{ name: 'additional-conditions', message: `${c['data-collection']} is not in data-collections` }]);
+        const filter = c.filter.trim();
+        if (filter === '') continue;
+        const [schema, table] = tables[i].split('.');
+        try {
+          await client.query(`explain select 1 from ${quoteIdent(schema)}.${quoteIdent(table)} where (${filter})`);
+        } catch (e) {
+          throw new ConfigError(`Signal execute-snapshot: the filter for ${tables[i]} is not a valid condition on it: ${(e as Error).message} (filter: ${filter}).`, [{ name: 'additional-conditions', message: (e as Error).message }]);
+        }
+        filters[tables[i]] = filter;
+      }
+      this.pendingSignals.push({ stop: false, id: signal.id, tables, filters });
+      this.logger.info({ id: signal.id, tables, filters }, 'backfill requested');
+      return true;
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+
+  /** `schema.table` as the catalog spells it, if the table exists, is captured and has a key. */
+  private async checkBackfillTable(client: pg.Client, name: string): Promise<string> {
+    const dot = name.indexOf('.');
+    const id = dot < 0 ? { schema: 'public', table: name } : { schema: name.slice(0, dot), table: name.slice(dot + 1) };
+    const t = (await describeTable(client, id)) ?? (await describeTable(client, { schema: id.schema.toLowerCase(), table: id.table.toLowerCase() }));
+    const field = [{ name: 'data-collections', message: `${name}` }];
+    if (!t) throw new ConfigError(`Signal execute-snapshot: table ${name} does not exist in database ${this.cfg['database.dbname']}.`, field);
+    if (!this.filter.includes(t)) throw new ConfigError(`Signal execute-snapshot: table ${tableName(t)} is not captured by this connector (see table.include.list / table.exclude.list / schema.*.list); only captured tables can be backfilled.`, field);
+    if (t.keyColumns.length === 0) throw new ConfigError(`Signal execute-snapshot: table ${tableName(t)} has no primary key (or replica identity index); a backfill reads in key order.`, field);
+    return tableName(t);
+  }
+
+  private applySignals(): void {
+    for (const s of this.pendingSignals.splice(0)) {
+      if (s.stop) {
+        if (!this.backfill) continue;
+        if (this.backfill.remove(s.tables)) this.window = null;
+        this.logger.info({ tables: s.tables ?? 'all', left: this.backfill.tables }, 'backfill stopped');
+        if (this.backfill.done) this.finishBackfill();
+      } else if (this.backfill) {
+        this.backfill.add(s.tables!, s.filters);
+      } else {
+        this.backfill = new Backfill(s.id, s.tables!, s.filters);
+      }
+    }
+    if (this.backfill) this.context.reportProgress(this.backfill.progress());
+  }
+
+  private finishBackfill(): void {
+    const b = this.backfill!;
+    this.backfill = null;
+    this.window = null;
+    this.logger.info({ id: b.id, rows: b.rows, chunks: b.chunks, tables: b.tablesDone }, 'backfill done');
+    this.context.reportProgress({ ...b.progress(), backfillTable: null, backfillCompleted: true });
+  }
+
+  /** Low watermark, select, high watermark (backfill.ts explains why). */
+  private async openChunk(): Promise<void> {
+    const b = this.backfill!;
+    const name = b.current!;
+    const client = this.query!;
+    let meta = this.backfillTables.get(name);
+    if (!meta) {
+      const [schema, table] = [name.slice(0, name.indexOf('.')), name.slice(name.indexOf('.') + 1)];
+      const t = await describeTable(client, { schema, table });
+      if (!t || t.keyColumns.length === 0) {
+        this.logger.warn({ table: name }, 'backfill: the table is gone or has no key any more; skipping it');
+        b.remove([name]);
+        if (b.done) this.finishBackfill();
+        return;
+      }
+      await this.ensureTypes(t.columns.map((c) => c.typeOid));
+      meta = { table: t, events: new TableEvents({ schema: t.schema, table: t.table, columns: t.columns }, t, this.lookup, this.opts) };
+      this.backfillTables.set(name, meta);
+    }
+    const { table: t, events: ev } = meta;
+    const limit = this.cfg['incremental.snapshot.chunk.size'];
+    const window = new ChunkWindow<Record<string, unknown>>(name);
+    await this.emitWatermark(client, { chunk: window.chunk, mark: 'low' });
+    const q = chunkSelect(t, b.filter(name), b.after, limit);
+    let rows: string[][];
+    try {
+      rows = (await client.query<string[]>({ text: q.text, values: q.values, rowMode: 'array', types: TEXT_TYPES })).rows;
+    } catch (e) {
+      const code = (e as { code?: string }).code ?? '';
+      if (!code.startsWith('42') && !code.startsWith('22')) throw e;
+      // The filter (or the table) no longer fits: give up on this table, not on the task.
+      this.logger.error({ table: name, err: (e as Error).message }, 'backfill: the chunk select failed; skipping the table');
+      this.context.reportProgress({ backfillError: `${name}: ${(e as Error).message}` });
+      b.remove([name]);
+      if (b.done) this.finishBackfill();
+      return;
+    }
+    const keyIdx = t.keyColumns.map((k) => t.columns.findIndex((c) => c.name === k));
+    const entries: Array<[string, Record<string, unknown>]> = rows.map((r) => {
+      const after = ev.row(r as TupleValue[]);
+      return [JSON.stringify(ev.key(after)), after];
+    });
+    const last = rows.at(-1);
+    window.setRows(entries, last ? keyIdx.map((i) => last[i]) : null, rows.length >= limit);
+    this.window = window;
+    await this.emitWatermark(client, { chunk: window.chunk, mark: 'high' });
+  }
+
+  private async emitWatermark(client: pg.Client, w: Watermark): Promise<void> {
+    await client.query('select pg_logical_emit_message(true, $1, $2)', [WATERMARK_PREFIX, watermarkPayload(w)]);
+  }
+
+  /** A streamed change between the watermarks drops its keys (old and new) from the chunk. */
+  private touchWindow(ev: TableEvents, msg: { tag: 'insert' | 'update' | 'delete'; newTuple?: TupleValue[]; keyTuple?: TupleValue[] | null; oldTuple?: TupleValue[] | null }): void {
+    const window = this.window!;
+    const name = `${ev.schema}.${ev.table}`;
+    if (name !== window.table) return;
+    if (msg.newTuple) window.touch(name, JSON.stringify(ev.key(ev.row(msg.newTuple))));
+    const old = msg.oldTuple ? ev.row(msg.oldTuple) : msg.keyTuple ? ev.beforeRow(msg.keyTuple) : null;
+    if (old) window.touch(name, JSON.stringify(ev.key(old)));
+  }
+
+  /** A watermark message: at this chunk's high watermark, emit what is left of it. Never an event itself. */
+  private onWatermark(content: Buffer, tx: Tx | null, out: SourceRecord[]): SourceRecord | undefined {
+    const w = parseWatermark(content);
+    const window = this.window;
+    const b = this.backfill;
+    if (!w || !window || !b) return undefined;
+    const rows = window.onWatermark(w);
+    if (rows === null) return undefined;
+    this.window = null;
+    const meta = this.backfillTables.get(window.table);
+    const before = b.toOffset();
+    b.chunkEmitted(window.lastKey, window.selected, window.full);
+    if (b.done) this.finishBackfill();
+    else this.context.reportProgress(b.progress());
+    if (rows.length === 0 || !meta) return undefined;
+    const now = Date.now();
+    const ev = meta.events;
+    let rec: SourceRecord | undefined;
+    for (let i = 0; i < rows.length; i++) {
+      const after = rows[i];
+      const offset = i === rows.length - 1 ? this.offset(tx) : { ...this.offset(tx), backfill: before };
+      rec = {
+        topic: ev.topic,
+        key: ev.key(after), keySchema: ev.keySchema,
+        value: { before: null, after, source: this.source(ev, now * 1000, 'incremental', null, null, null), transaction: null, op: 'r', ts_ms: now, ts_us: now * 1000, ts_ns: null },
+        valueSchema: ev.valueSchema,
+        timestamp: now,
+        sourcePartition: this.partition,
+        sourceOffset: offset,
+      };
+      out.push(rec);
+    }
+    return tx ? rec : undefined;
   }
 
   async stop(): Promise<void> {
@@ -258,6 +460,8 @@ export class PostgresCdcTask implements SourceTask {
     this.snapClient = undefined;
     this.snapshot = undefined;
     this.tx = null;
+    this.window = null;
+    this.backfillTables.clear();
     this.relations.clear();
     await repl?.close().catch(() => {});
     await snapshot?.close().catch(() => {});
@@ -361,6 +565,7 @@ export class PostgresCdcTask implements SourceTask {
 
   private async pollStream(signal: AbortSignal): Promise<SourceRecord[]> {
     const repl = this.repl!;
+    if (this.backfill && !this.window) await this.openChunk();
     const msgs = await repl.take(this.cfg['max.batch.size'], this.cfg['poll.interval.ms'], signal);
     const out: SourceRecord[] = [];
     let lastTxRecord: SourceRecord | undefined;
@@ -419,7 +624,7 @@ export class PostgresCdcTask implements SourceTask {
       value: { ts_ms: now }, valueSchema: HEARTBEAT_VALUE_SCHEMA,
       timestamp: now,
       sourcePartition: this.partition,
-      sourceOffset: { lsn },
+      sourceOffset: this.withBackfill({ lsn }),
     });
   }
 
@@ -440,7 +645,7 @@ export class PostgresCdcTask implements SourceTask {
         const tx = this.tx;
         this.tx = null;
         this.lastCompleteLsn = msg.endLsn;
-        const done: JsonObject = { lsn: msg.endLsn, txId: tx?.xid ?? null, ts_usec: tx?.commitUs ?? null };
+        const done: JsonObject = this.withBackfill({ lsn: msg.endLsn, txId: tx?.xid ?? null, ts_usec: tx?.commitUs ?? null });
         if (tx && this.opts.transactionMetadata && tx.begun) {
           out.push(this.txRecord(tx, 'END', done));
           return undefined;
@@ -462,6 +667,7 @@ export class PostgresCdcTask implements SourceTask {
         const tx = this.tx;
         if (tx) tx.index++;
         const ev = this.relations.get(msg.relationOid);
+        if (ev && this.window?.state === 'open') this.touchWindow(ev, msg);
         if (!ev || (tx && tx.index <= tx.skip)) return undefined;
         const op = msg.tag === 'insert' ? 'c' : msg.tag === 'update' ? 'u' : 'd';
         if (this.skipped.has(op)) return undefined;
@@ -470,6 +676,12 @@ export class PostgresCdcTask implements SourceTask {
       case 'truncate': {
         const tx = this.tx;
         if (tx) tx.index++;
+        if (this.window?.state === 'open') {
+          for (const oid of msg.relationOids) {
+            const ev = this.relations.get(oid);
+            if (ev) this.window.truncated(`${ev.schema}.${ev.table}`);
+          }
+        }
         if (this.skipped.has('t') || (tx && tx.index <= tx.skip)) return undefined;
         let last: SourceRecord | undefined;
         for (const oid of msg.relationOids) {
@@ -483,6 +695,7 @@ export class PostgresCdcTask implements SourceTask {
         const tx = msg.transactional ? this.tx : null;
         if (tx) tx.index++;
         if (tx && tx.index <= tx.skip) return undefined;
+        if (msg.prefix === WATERMARK_PREFIX) return this.onWatermark(msg.content, tx, out);
         if (this.messageInclude.length > 0 && !this.messageInclude.some((r) => r.test(msg.prefix))) return undefined;
         if (this.messageExclude.some((r) => r.test(msg.prefix))) return undefined;
         const now = Date.now();
@@ -565,8 +778,13 @@ export class PostgresCdcTask implements SourceTask {
   }
 
   private offset(tx: Tx | null): JsonObject {
-    if (!tx) return { lsn: this.lastCompleteLsn };
-    return { lsn: this.lastCompleteLsn, lsn_commit: tx.finalLsn, event: tx.index, txId: tx.xid, ts_usec: tx.commitUs };
+    if (!tx) return this.withBackfill({ lsn: this.lastCompleteLsn });
+    return this.withBackfill({ lsn: this.lastCompleteLsn, lsn_commit: tx.finalLsn, event: tx.index, txId: tx.xid, ts_usec: tx.commitUs });
+  }
+
+  private withBackfill(o: JsonObject): JsonObject {
+    if (this.backfill) o.backfill = this.backfill.toOffset();
+    return o;
   }
 
   private source(ev: TableEvents, commitUs: number, snapshot: string, xid: number | null, lsn: number | null, tx: Tx | null): SourceInfo {
@@ -606,6 +824,7 @@ export class PostgresCdcTask implements SourceTask {
       return;
     }
     await this.ensureTypes(msg.columns.map((c) => c.typeOid));
+    this.backfillTables.delete(`${msg.schema}.${msg.table}`);
     const catalog = await describeTable(this.query!, { oid: msg.relationOid });
     this.relations.set(msg.relationOid, new TableEvents(msg, catalog, this.lookup, this.opts));
   }
@@ -625,7 +844,7 @@ export class PostgresCdcTask implements SourceTask {
 const SLOT_BUSY_RETRIES = 5;
 
 function offsetKey(o: JsonObject): string {
-  return `${String(o.lsn)}:${String(o.lsn_commit ?? '')}:${String(o.event ?? '')}:${o.snapshot === true ? JSON.stringify(o.snapshot_chunks ?? null) + JSON.stringify(o.snapshot_done ?? null) : ''}`;
+  return `${String(o.lsn)}:${String(o.lsn_commit ?? '')}:${String(o.event ?? '')}:${o.snapshot === true ? JSON.stringify(o.snapshot_chunks ?? null) + JSON.stringify(o.snapshot_done ?? null) : ''}:${o.backfill ? JSON.stringify(o.backfill) : ''}`;
 }
 
 /** Placeholder until the snapshot reader sets a record's offset. */
