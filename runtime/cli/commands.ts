@@ -3,6 +3,7 @@ import type { ConnectorInfo, ConnectorOffset, ConnectorStateInfo, PluginInfo, Ta
 import { RestClient } from './client.ts';
 import { printJson } from './context.ts';
 import type { Context } from './context.ts';
+import { progressBars, renderBar } from './progress.ts';
 import { firstLine, formatTable } from './table.ts';
 
 type Expanded = Record<string, { status?: ConnectorStateInfo; info?: ConnectorInfo }>;
@@ -84,6 +85,7 @@ export async function connectorsStatus(ctx: Context, name?: string): Promise<num
     ctx.out(`Connector ${body.name} (${body.type})\n`);
     ctx.out(statusTable([body], false));
     if ([body.connector, ...body.tasks].some((e) => e.trace)) ctx.out('Full traces: `tributary connectors status <name> --json`.\n');
+    if (ctx.flags.has('watch')) return watchProgress(ctx, name, body);
     return 0;
   }
   const { body } = await ctx.client.request<Expanded>('GET', '/connectors?expand=status');
@@ -98,6 +100,30 @@ export async function connectorsStatus(ctx: Context, name?: string): Promise<num
   }
   ctx.out(statusTable(statuses, true));
   return 0;
+}
+
+/**
+ * `--watch`: redraw the progress bars of the connector's tasks (snapshots, backfills) every
+ * `intervalMs` until all are done (or the connector has none).
+ */
+export async function watchProgress(ctx: Context, name: string, first: ConnectorStateInfo, intervalMs = 1000): Promise<number> {
+  let status = first;
+  let drawn = 0;
+  for (;;) {
+    const bars = progressBars(status);
+    if (bars.length === 0) {
+      ctx.out('No progress to watch: no task reports snapshot or backfill progress.\n');
+      return 0;
+    }
+    // On a terminal the bars redraw in place; elsewhere each refresh is new lines.
+    if (drawn > 0 && ctx.tty) ctx.out(`\x1b[${drawn}A\x1b[J`);
+    const lines = bars.map(renderBar);
+    ctx.out(`${lines.join('\n')}\n`);
+    drawn = lines.length;
+    if (bars.every((b) => b.completed)) return 0;
+    await new Promise((r) => setTimeout(r, intervalMs));
+    status = (await ctx.client.request<ConnectorStateInfo>('GET', p('connectors', name, 'status'))).body;
+  }
 }
 
 export async function connectorsDelete(ctx: Context, name: string): Promise<number> {

@@ -5,6 +5,8 @@ export interface Context {
   client: RestClient;
   json: boolean;
   flags: ReadonlySet<string>;
+  /** Whether output goes to a terminal (progress bars redraw in place). */
+  tty?: boolean;
   out(text: string): void;
   err(text: string): void;
 }

@@ -54,6 +54,7 @@ const COMMANDS: Command[] = [
     words: ['connectors', 'status'],
     args: ['[<name>]'],
     summary: 'Show the state of connectors and their tasks, with failure traces',
+    flags: { watch: 'with a name: progress bars of its snapshots and backfills, redrawn every second until done' },
     run: (ctx, [n]) => connectorsStatus(ctx, n),
   },
   { words: ['connectors', 'apply'], args: ['<dir|file>'], summary: 'Same as `tributary apply`', details: APPLY_DETAILS, run: (ctx, [t]) => apply(ctx, t) },
@@ -224,7 +225,7 @@ export async function main(argv: string[], io: { out(text: string): void; err(te
       password: values.get('password') ?? env.TRIBUTARY_PASSWORD,
       token: values.get('token') ?? env.TRIBUTARY_TOKEN,
     });
-    return await command.run({ client, json: booleans.has('json'), flags: booleans, out: io.out, err: io.err }, rest);
+    return await command.run({ client, json: booleans.has('json'), flags: booleans, tty: io === defaultIo && process.stdout.isTTY === true, out: io.out, err: io.err }, rest);
   } catch (e) {
     if (e instanceof UnreachableError || e instanceof RestError) {
       io.err(`error: ${e.message}\n`);
