@@ -66,9 +66,11 @@ export class Backfill {
   rows: number;
   chunks: number;
   tablesDone: number;
+  /** Rows a chunk selected but did not emit because the stream changed them between the watermarks. */
+  superseded: number;
   private cached: JsonObject | null = null;
 
-  constructor(id: string, tables: string[], filters: Record<string, string> = {}, after: string[] | null = null, counts = { rows: 0, chunks: 0, tablesDone: 0 }) {
+  constructor(id: string, tables: string[], filters: Record<string, string> = {}, after: string[] | null = null, counts = { rows: 0, chunks: 0, tablesDone: 0, superseded: 0 }) {
     this.id = id;
     this.queue = [...tables];
     this.filters = new Map(Object.entries(filters));
@@ -76,6 +78,7 @@ export class Backfill {
     this.rows = counts.rows;
     this.chunks = counts.chunks;
     this.tablesDone = counts.tablesDone;
+    this.superseded = counts.superseded;
   }
 
   /** The backfill an offset carries, or null (none running, or an offset of an earlier version). */
@@ -85,7 +88,7 @@ export class Backfill {
     const after = Array.isArray(b.after) ? (b.after as string[]) : null;
     const filters = b.filters && typeof b.filters === 'object' && !Array.isArray(b.filters) ? (b.filters as Record<string, string>) : {};
     return new Backfill(String(b.id ?? ''), b.tables as string[], filters, after, {
-      rows: Number(b.rows ?? 0), chunks: Number(b.chunks ?? 0), tablesDone: Number(b.tables_done ?? 0),
+      rows: Number(b.rows ?? 0), chunks: Number(b.chunks ?? 0), tablesDone: Number(b.tables_done ?? 0), superseded: Number(b.superseded ?? 0),
     });
   }
 
@@ -132,9 +135,10 @@ export class Backfill {
     return removed;
   }
 
-  /** A chunk was emitted: `full` when it had as many rows as asked for (more may follow). */
-  chunkEmitted(lastKey: string[] | null, rows: number, full: boolean): void {
+  /** A chunk was emitted: `full` when its select returned as many rows as asked for (more may follow). */
+  chunkEmitted(lastKey: string[] | null, rows: number, full: boolean, superseded = 0): void {
     this.rows += rows;
+    this.superseded += superseded;
     this.chunks++;
     if (full && lastKey) {
       this.after = lastKey;
@@ -154,7 +158,7 @@ export class Backfill {
     for (const t of this.queue) if (this.filters.has(t)) filters[t] = this.filters.get(t)!;
     this.cached = Object.freeze({
       id: this.id, tables: [...this.queue], filters, after: this.after,
-      rows: this.rows, chunks: this.chunks, tables_done: this.tablesDone,
+      rows: this.rows, chunks: this.chunks, tables_done: this.tablesDone, superseded: this.superseded,
     }) as JsonObject;
     return this.cached;
   }
@@ -167,6 +171,7 @@ export class Backfill {
       backfillTablesTotal: this.tablesDone + this.queue.length,
       backfillChunksDone: this.chunks,
       backfillRowsDone: this.rows,
+      backfillRowsSuperseded: this.superseded,
       backfillCompleted: this.done,
     };
   }

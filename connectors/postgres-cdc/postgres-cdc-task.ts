@@ -83,6 +83,8 @@ export class PostgresCdcTask implements SourceTask {
   /** The backfill running (from signals or the stored offset), its chunk between watermarks, signals not yet applied. */
   private backfill: Backfill | null = null;
   private window: ChunkWindow<Record<string, unknown>> | null = null;
+  /** The schemas the window's rows were read with (a Relation message may replace the table's meanwhile). */
+  private windowEvents: TableEvents | null = null;
   private readonly backfillTables = new Map<string, { table: CatalogTable; events: TableEvents }>();
   private pendingSignals: Array<{ stop: boolean; id: string; tables: string[] | null; filters: Record<string, string> }> = [];
 
@@ -285,6 +287,7 @@ export class PostgresCdcTask implements SourceTask {
     const last = rows.at(-1);
     window.setRows(entries, last ? keyIdx.map((i) => last[i]) : null, rows.length >= limit);
     this.window = window;
+    this.windowEvents = ev;
     await this.emitWatermark(client, { chunk: window.chunk, mark: 'high' });
   }
 
@@ -311,14 +314,13 @@ export class PostgresCdcTask implements SourceTask {
     const rows = window.onWatermark(w);
     if (rows === null) return undefined;
     this.window = null;
-    const meta = this.backfillTables.get(window.table);
+    const ev = this.windowEvents!;
     const before = b.toOffset();
-    b.chunkEmitted(window.lastKey, window.selected, window.full);
+    b.chunkEmitted(window.lastKey, rows.length, window.full, window.dropped);
     if (b.done) this.finishBackfill();
     else this.context.reportProgress(b.progress());
-    if (rows.length === 0 || !meta) return undefined;
+    if (rows.length === 0) return undefined;
     const now = Date.now();
-    const ev = meta.events;
     let rec: SourceRecord | undefined;
     for (let i = 0; i < rows.length; i++) {
       const after = rows[i];

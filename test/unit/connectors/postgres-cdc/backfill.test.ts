@@ -56,7 +56,7 @@ describe('backfill progress', () => {
     b.chunkEmitted(['10'], 10, true);
     expect(b.after).toEqual(['10']);
     const offset = b.toOffset();
-    expect(offset).toEqual({ id: 's1', tables: ['public.a', 'public.b'], filters: { 'public.b': "status = 'open'" }, after: ['10'], rows: 10, chunks: 1, tables_done: 0 });
+    expect(offset).toEqual({ id: 's1', tables: ['public.a', 'public.b'], filters: { 'public.b': "status = 'open'" }, after: ['10'], rows: 10, chunks: 1, tables_done: 0, superseded: 0 });
     expect(b.toOffset()).toBe(offset); // shared until the state changes
 
     const resumed = Backfill.fromOffset({ lsn: 1, backfill: offset })!;
