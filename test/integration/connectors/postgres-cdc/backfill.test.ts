@@ -185,6 +185,23 @@ describe('postgres-cdc backfills (execute-snapshot signals)', () => {
     }
   }, 120_000);
 
+  it('stop-snapshot cancels a running backfill', async () => {
+    const t = await startTask(config());
+    try {
+      await t.pollUntil(() => t.ctx.progress.phase === 'streaming');
+      expect(await t.task.signal({ id: 'bf-s', type: 'execute-snapshot', data: { 'data-collections': [`public.${busy}`] } })).toBe(true);
+      await t.pollUntil((all) => ops(all, busy, 'r').length >= 100, 30_000);
+      const read = ops(t.records, busy, 'r').length;
+      expect(await t.task.signal({ id: 'bf-s2', type: 'stop-snapshot', data: { 'data-collections': [`public.${busy}`], type: 'incremental' } })).toBe(true);
+      await t.pollUntil(() => t.ctx.progress.backfillCompleted === true, 30_000);
+      await t.pollUntil(() => true);
+      expect(ops(t.records, busy, 'r').length).toBe(read);
+      expect(t.ctx.progress.backfillTable).toBeNull();
+    } finally {
+      await t.stop();
+    }
+  }, 60_000);
+
   it('resumes after a restart from the committed offset, after the last committed chunk', async () => {
     const cfg = config();
     const t = await startTask(cfg);
