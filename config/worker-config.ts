@@ -203,9 +203,9 @@ const schema = {
   heartbeat: {
     interval: {
       ms: {
-        doc: 'Distributed mode: heartbeat interval; also how soon a worker notices a rebalance another started (Connect: 3000).',
+        doc: 'Distributed mode: heartbeat interval; also how soon a worker notices a rebalance another started, which is most of a failover after the session timeout (Connect: 3000).',
         format: 'nat',
-        default: 1000,
+        default: 500,
         env: 'TRIBUTARY_HEARTBEAT_INTERVAL_MS',
       },
     },
@@ -217,7 +217,7 @@ const schema = {
           ms: {
             doc: 'Distributed mode: how long the leader holds back the work of a worker that left the group, in case it comes back, before the others take it (Kafka Connect: 300000). Failover takes session.timeout.ms plus this.',
             format: 'nat',
-            default: 2000,
+            default: 1000,
             env: 'TRIBUTARY_SCHEDULED_REBALANCE_MAX_DELAY_MS',
           },
         },
