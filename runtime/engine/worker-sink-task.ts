@@ -3,7 +3,7 @@
  * then on an interval (or when enough records are uncommitted) flush -> commit offsets. Offsets
  * are committed only for what the task's flush made durable, so a crash re-delivers, never skips.
  */
-import type { Converter, Logger, SinkOffsets, SinkRecord, SinkTask, SinkTaskContext, TaskConfig, TopicPartition } from '../api/index.ts';
+import type { Converter, Logger, Schema, SinkOffsets, SinkRecord, SinkTask, SinkTaskContext, TaskConfig, TopicPartition } from '../api/index.ts';
 import { topicPartitionKey } from '../api/index.ts';
 import { ErrorHandler, SKIPPED } from './error-handler.ts';
 import type { WorkerMetrics } from './metrics.ts';
@@ -33,6 +33,27 @@ export interface SinkTaskRunnerOptions {
   /** Flush early once this many records are uncommitted (keeps in-process producers from waiting a whole interval). */
   flushMaxRecords: number;
   maxPollRecords: number;
+}
+
+function rethrow(e: unknown): never {
+  throw e;
+}
+
+function sinkRecord(r: ConsumedRecord, key: unknown, keySchema: Schema | undefined, value: unknown, valueSchema: Schema | undefined): SinkRecord {
+  return {
+    topic: r.topic,
+    kafkaPartition: r.kafkaPartition,
+    kafkaOffset: r.kafkaOffset,
+    key,
+    keySchema,
+    value,
+    valueSchema,
+    timestamp: r.timestamp,
+    headers: r.headers,
+    originalTopic: r.topic,
+    originalKafkaPartition: r.kafkaPartition,
+    originalKafkaOffset: r.kafkaOffset,
+  };
 }
 
 export class SinkTaskRunner {
@@ -141,40 +162,52 @@ export class SinkTaskRunner {
     const { errors, transform, converters, metrics } = this.o;
     metrics.sinkRead.inc(this.labels, raw.length);
     const out: SinkRecord[] = [];
+    // Polls return runs of records from one partition: look its position up once per run. The hot
+    // path allocates no closures or context objects for the error handler unless a step throws.
+    let cur: { topic: string; partition: number; offset: number } | undefined;
     for (const r of raw) {
-      const key = topicPartitionKey({ topic: r.topic, partition: r.kafkaPartition });
-      const cur = this.current.get(key);
-      if (cur) cur.offset = r.kafkaOffset + 1;
-      else this.current.set(key, { topic: r.topic, partition: r.kafkaPartition, offset: r.kafkaOffset + 1 });
-      if (!this.seenTopics.has(r.topic)) {
-        this.seenTopics.add(r.topic);
-        this.o.status.onTopic(r.topic);
+      if (cur === undefined || cur.topic !== r.topic || cur.partition !== r.kafkaPartition) {
+        const key = topicPartitionKey({ topic: r.topic, partition: r.kafkaPartition });
+        cur = this.current.get(key);
+        if (cur === undefined) {
+          cur = { topic: r.topic, partition: r.kafkaPartition, offset: r.kafkaOffset + 1 };
+          this.current.set(key, cur);
+        }
+        if (!this.seenTopics.has(r.topic)) {
+          this.seenTopics.add(r.topic);
+          this.o.status.onTopic(r.topic);
+        }
       }
-      let record: SinkRecord = !converters && (r as Partial<SinkRecord>).originalTopic !== undefined ? (r as SinkRecord) : {
-        topic: r.topic,
-        kafkaPartition: r.kafkaPartition,
-        kafkaOffset: r.kafkaOffset,
-        key: r.key,
-        keySchema: r.keySchema,
-        value: r.value,
-        valueSchema: r.valueSchema,
-        timestamp: r.timestamp,
-        headers: r.headers,
-        originalTopic: r.topic,
-        originalKafkaPartition: r.kafkaPartition,
-        originalKafkaOffset: r.kafkaOffset,
-      };
+      cur.offset = r.kafkaOffset + 1;
+      let record: SinkRecord;
       if (converters) {
-        let k = errors.executeSync('KEY_CONVERTER', () => converters.key.toConnectData(r.topic, r.keyBytes ?? null, r.headers), { record: r });
+        let k: { schema?: Schema; value: unknown } | typeof SKIPPED | Promise<typeof SKIPPED>;
+        try {
+          k = converters.key.toConnectData(r.topic, r.keyBytes ?? null, r.headers);
+        } catch (e) {
+          k = errors.executeSync('KEY_CONVERTER', () => rethrow(e), { record: r });
+        }
         if (k instanceof Promise) k = await k;
         if (k === SKIPPED) continue;
-        let v = errors.executeSync('VALUE_CONVERTER', () => converters.value.toConnectData(r.topic, r.valueBytes ?? null, r.headers), { record: r });
+        let v: { schema?: Schema; value: unknown } | typeof SKIPPED | Promise<typeof SKIPPED>;
+        try {
+          v = converters.value.toConnectData(r.topic, r.valueBytes ?? null, r.headers);
+        } catch (e) {
+          v = errors.executeSync('VALUE_CONVERTER', () => rethrow(e), { record: r });
+        }
         if (v instanceof Promise) v = await v;
         if (v === SKIPPED) continue;
-        record = { ...record, key: k.value, keySchema: k.schema, value: v.value, valueSchema: v.schema };
+        record = sinkRecord(r, k.value, k.schema, v.value, v.schema);
+      } else {
+        // In-process topics store records in the exact shape of a SinkRecord: hand them on as they are.
+        record = (r as Partial<SinkRecord>).originalTopic !== undefined ? (r as SinkRecord) : sinkRecord(r, r.key, r.keySchema, r.value, r.valueSchema);
       }
-      const input = record;
-      let t = errors.executeSync('TRANSFORMATION', () => transform(input), { record: input });
+      let t: SinkRecord | null | typeof SKIPPED | Promise<typeof SKIPPED>;
+      try {
+        t = transform(record);
+      } catch (e) {
+        t = errors.executeSync('TRANSFORMATION', () => rethrow(e), { record });
+      }
       if (t instanceof Promise) t = await t;
       if (t === SKIPPED || t === null) continue;
       out.push(t);

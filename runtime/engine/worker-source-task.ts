@@ -51,6 +51,29 @@ export interface SourceTaskRunnerOptions {
   };
 }
 
+function rethrow(e: unknown): never {
+  throw e;
+}
+
+/**
+ * A converted record for the Kafka producer: only the fields it reads, in one fixed shape (a
+ * spread would copy every field of the connector's record, source partition and offset included).
+ */
+function withBytes(t: SourceRecord, keyBytes: Buffer | null, valueBytes: Buffer | null): BusRecord {
+  return {
+    topic: t.topic,
+    kafkaPartition: t.kafkaPartition,
+    key: t.key,
+    keySchema: t.keySchema,
+    value: t.value,
+    valueSchema: t.valueSchema,
+    timestamp: t.timestamp,
+    headers: t.headers,
+    keyBytes,
+    valueBytes,
+  };
+}
+
 export class SourceTaskRunner {
   private readonly o: SourceTaskRunnerOptions;
   private readonly abort = new AbortController();
@@ -148,37 +171,62 @@ export class SourceTaskRunner {
     const { errors, transform, converters } = this.o;
     const batch: PendingBatch = { offsets: new Map(), durable: false };
     const out: BusRecord[] = [];
-    // Connectors usually reuse one partition object per stream: key it once, not per record.
+    // Connectors usually reuse one partition object per stream: key it once per run of records
+    // from one partition, and record only the run's last offset (the map keeps the newest anyway).
     let lastPartition: JsonObject | undefined;
     let lastKey = '';
+    let lastOffset: JsonObject | undefined;
+    let lastTopic: string | undefined;
+    // The hot path allocates nothing per record beyond what it hands on: no closures or context
+    // objects for the error handler unless a step actually throws.
     for (const record of records) {
       if (record.sourcePartition !== lastPartition) {
+        if (lastPartition !== undefined) batch.offsets.set(lastKey, { partition: lastPartition, offset: lastOffset! });
         lastPartition = record.sourcePartition;
         lastKey = JSON.stringify(lastPartition);
       }
-      batch.offsets.set(lastKey, { partition: record.sourcePartition, offset: record.sourceOffset });
-      let r = errors.executeSync('TRANSFORMATION', () => transform(record), { record });
+      lastOffset = record.sourceOffset;
+      let r: SourceRecord | null | typeof SKIPPED | Promise<typeof SKIPPED>;
+      try {
+        r = transform(record);
+      } catch (e) {
+        r = errors.executeSync('TRANSFORMATION', () => rethrow(e), { record });
+      }
       if (r instanceof Promise) r = await r;
       if (r === SKIPPED || r === null) continue;
       const t = r;
       // Like a Kafka producer, stamp records the connector left without a time.
       if (t.timestamp === undefined) t.timestamp = Date.now();
       if (converters) {
-        let keyBytes = errors.executeSync('KEY_CONVERTER', () => converters.key.fromConnectData(t.topic, t.keySchema, t.key, t.headers), { record: t });
+        let keyBytes: Buffer | null | typeof SKIPPED | Promise<typeof SKIPPED>;
+        try {
+          keyBytes = converters.key.fromConnectData(t.topic, t.keySchema, t.key, t.headers);
+        } catch (e) {
+          keyBytes = errors.executeSync('KEY_CONVERTER', () => rethrow(e), { record: t });
+        }
         if (keyBytes instanceof Promise) keyBytes = await keyBytes;
         if (keyBytes === SKIPPED) continue;
-        let valueBytes = errors.executeSync('VALUE_CONVERTER', () => converters.value.fromConnectData(t.topic, t.valueSchema, t.value, t.headers), { record: t });
+        let valueBytes: Buffer | null | typeof SKIPPED | Promise<typeof SKIPPED>;
+        try {
+          valueBytes = converters.value.fromConnectData(t.topic, t.valueSchema, t.value, t.headers);
+        } catch (e) {
+          valueBytes = errors.executeSync('VALUE_CONVERTER', () => rethrow(e), { record: t });
+        }
         if (valueBytes instanceof Promise) valueBytes = await valueBytes;
         if (valueBytes === SKIPPED) continue;
-        out.push({ ...t, keyBytes, valueBytes });
+        out.push(withBytes(t, keyBytes, valueBytes));
       } else {
         out.push(t);
       }
-      if (!this.seenTopics.has(t.topic)) {
-        this.seenTopics.add(t.topic);
-        this.o.status.onTopic(t.topic);
+      if (t.topic !== lastTopic) {
+        lastTopic = t.topic;
+        if (!this.seenTopics.has(t.topic)) {
+          this.seenTopics.add(t.topic);
+          this.o.status.onTopic(t.topic);
+        }
       }
     }
+    if (lastPartition !== undefined) batch.offsets.set(lastKey, { partition: lastPartition, offset: lastOffset! });
     this.pending.push(batch);
     if (out.length === 0) {
       batch.durable = true;
