@@ -169,6 +169,9 @@ export class PostgresCdcTask implements SourceTask {
       throw new ConfigError(`Signal ${signal.type}: "data-collections" must be a list of table names ("schema.table"), got ${JSON.stringify(raw)}.`, [{ name: 'data-collections', message: 'a list of schema.table names' }]);
     }
     const names = raw === undefined ? null : (raw as string[]).map((t) => t.trim());
+    if (this.cfg['snapshot.mode'] === 'initial_only') {
+      throw new ConfigError(`Signal ${signal.type}: this connector does not stream (snapshot.mode=initial_only), and a backfill runs alongside the stream.`, [{ name: 'snapshot.mode', message: 'initial_only does not stream' }]);
+    }
     if (signal.type === 'stop-snapshot') {
       this.pendingSignals.push({ stop: true, id: signal.id, tables: names, filters: {} });
       return true;
