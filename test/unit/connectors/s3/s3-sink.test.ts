@@ -1,6 +1,6 @@
 // The S3 sink task driven through the connector API against a file:// store (same layout as S3):
 // object names, contents, rotation rules, partitioners, durable offsets and re-delivery after a crash.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -203,6 +203,36 @@ describe('S3 sink (file:// store)', () => {
     await task.put(sinkRecords([{ a: 3 }], 'r', 0, 3));
     await task.drain();
     expect(files(root).flatMap((f) => lines(join(root, f)))).toEqual([{ a: 0 }, { a: 1 }, { a: 2 }, { a: 3 }]);
+    await task.stop();
+  });
+
+  it('a failed background upload is reported by the next flush, holds its offsets back, and is sent again', async () => {
+    const root = tempDir('s3sink');
+    writeFileSync(join(root, 'topics'), 'a file where the topics folder should be');
+    const { task } = await startTask(root, { 'flush.size': '2' });
+    task.open([{ topic: 'f', partition: 0 }]);
+    await task.put(sinkRecords([{ a: 0 }, { a: 1 }, { a: 2 }], 'f', 0)); // 0-1 rotated (its upload fails), 2 open
+    await task.drain();
+    await expect(task.flush(offsetsOf('f', 0, 3))).rejects.toThrow(/Cannot write/);
+    rmSync(join(root, 'topics'));
+    expect((await task.flush(offsetsOf('f', 0, 3))).get('f-0')!.offset).toBe(2);
+    expect(files(root)).toEqual(['topics/f/partition=0/f+0+0000000000.json']);
+    await task.stop();
+  });
+
+  it('past s3.buffer.max.bytes, the largest open object is uploaded early; every record once', async () => {
+    const root = tempDir('s3sink');
+    const task = new S3SinkTask();
+    const progress: Record<string, unknown> = {};
+    await task.start({ 'store.url': `file://${root}`, 'flush.size': '1000', 's3.buffer.max.bytes': String(1024 * 1024) }, { ...sinkContext(), reportProgress: (p) => Object.assign(progress, p) });
+    task.open([{ topic: 'm', partition: 0 }]);
+    const big = 'x'.repeat(200_000);
+    await task.put(sinkRecords(Array.from({ length: 8 }, (_, i) => ({ i, big })), 'm', 0)); // 1.6 MB: over the budget
+    await task.put(sinkRecords(Array.from({ length: 2 }, (_, i) => ({ i: 8 + i, big })), 'm', 0, 8)); // 0.4 MB: under it
+    expect((await task.flush(offsetsOf('m', 0, 10))).get('m-0')!.offset).toBe(8);
+    expect(progress).toMatchObject({ earlyRolls: 1 });
+    expect(files(root)).toEqual(['topics/m/partition=0/m+0+0000000000.json']);
+    expect(lines(join(root, files(root)[0])).map((v: { i: number }) => v.i)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     await task.stop();
   });
 
