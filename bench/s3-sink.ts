@@ -12,7 +12,8 @@
  *
  * Needs the test services (`npm run services:up`). Prints medians; never fails on a time.
  *   node bench/s3-sink.ts            BENCH_RECORDS=1000000 BENCH_RUNS=1 by default;
- *   BENCH_FLUSH_SIZE (N/20: five objects per partition), BENCH_FORMATS=json,passthrough,parquet
+ *   BENCH_FLUSH_SIZE (N/20: five objects per partition), BENCH_FORMATS=json,passthrough,parquet,
+ *   BENCH_BUFFER_MAX_BYTES (the sink's s3.buffer.max.bytes; its default when unset)
  */
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -156,6 +157,7 @@ async function ours(topic: string, format: Variant): Promise<{ rate: number; pea
           ? { 'format.class': 'bytes', 'format.bytearray.extension': '.json', 'value.converter': 'org.apache.kafka.connect.converters.ByteArrayConverter' }
           : { 'format.class': format, 'value.converter': 'org.apache.kafka.connect.json.JsonConverter', 'value.converter.schemas.enable': String(format === 'parquet') }),
         'key.converter': 'org.apache.kafka.connect.converters.ByteArrayConverter', 'consumer.max.poll.records': '5000',
+        ...(process.env.BENCH_BUFFER_MAX_BYTES ? { 's3.buffer.max.bytes': process.env.BENCH_BUFFER_MAX_BYTES } : {}),
       } }),
     });
     if (res.status !== 201) throw new Error(`cannot create the sink: ${res.status} ${await res.text()}`);
