@@ -57,13 +57,20 @@ async function load(admin: pg.Client, table: string): Promise<{ loadedAt: number
   return { loadedAt: Date.now(), lastLsn };
 }
 
-async function waitSlotActive(admin: pg.Client, slot: string, failed: () => Promise<void> = async () => {}): Promise<void> {
-  const deadline = Date.now() + 180_000;
+/**
+ * Waits until a connector streams from `slot`: its walsender is in state `streaming`. An active
+ * slot alone is not enough: the slot is active while CREATE_REPLICATION_SLOT still waits for
+ * running transactions, and Debezium cancels that after a timeout and creates it again later, past
+ * a load that would then never reach it.
+ */
+async function waitStreaming(admin: pg.Client, slot: string, failed: () => Promise<void> = async () => {}): Promise<void> {
+  const deadline = Date.now() + 300_000;
   for (let i = 0; ; i++) {
-    const { rows } = await admin.query('select active from pg_replication_slots where slot_name = $1', [slot]);
-    if (rows[0]?.active) return;
+    const { rows } = await admin.query(
+      'select r.state from pg_replication_slots s join pg_stat_replication r on r.pid = s.active_pid where s.slot_name = $1', [slot]);
+    if (rows[0]?.state === 'streaming') return;
     if (i % 20 === 0) await failed();
-    if (Date.now() > deadline) throw new Error(`slot ${slot} not active within 180 s`);
+    if (Date.now() > deadline) throw new Error(`no connector streaming from slot ${slot} within 300 s`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -113,7 +120,7 @@ export async function run(): Promise<void> {
       } }),
     });
     if (!res.ok) throw new Error(`creating the connector: ${res.status} ${await res.text()}`);
-    await waitSlotActive(admin, slot);
+    await waitStreaming(admin, slot);
     const idleMb = rssOf(worker.pid!).rssMb;
     const cpu0 = cpuSeconds(worker.pid!);
     const t0 = Date.now();
@@ -156,9 +163,7 @@ export async function run(): Promise<void> {
       await w.createConnector('bench-debezium', debeziumPostgresConfig({
         postgresUrl: services.postgres.url, topicPrefix: dbzPrefix, slot: dbzSlot, publication: dbzPublication, table: dbzTable, snapshotMode: 'no_data',
       }));
-      await waitSlotActive(admin, dbzSlot, () => w.checkRunning('bench-debezium'));
-      // Debezium starts streaming right after it activates the slot; give it a moment to settle, as ours had while we read its RSS.
-      await new Promise((r) => setTimeout(r, 1000));
+      await waitStreaming(admin, dbzSlot, () => w.checkRunning('bench-debezium'));
       const dIdleMb = w.rss().rssMb;
       const dCpu0 = w.cpuSeconds();
       const d0 = Date.now();
