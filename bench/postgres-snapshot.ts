@@ -7,10 +7,14 @@
  * every record before it: end-to-end delivery. Beside it, in the same run, the ceiling: the
  * server's `COPY table TO STDOUT` through psql to /dev/null. Medians of BENCH_SNAPSHOT_RUNS runs
  * (default 3). Worker CPU seconds and peak RSS from /proc. Also the connector alone: its poll()
- * driven in this process with the records dropped, which shows what the runtime is fed. Prints a
- * table; never fails on a time.
+ * driven in this process with the records dropped, which shows what the runtime is fed.
  *
- * Not measured here (yet): Debezium on Kafka Connect (the anchor).
+ * The anchor, in the same run after ours: Debezium's initial snapshot of the same table
+ * (bench/debezium.ts: Debezium 3.x on one Kafka Connect 4.x worker, -Xmx1g, snapshot.mode=initial,
+ * pgoutput, its own slot, the same publication, JSON without schemas, the same batch size), timed
+ * from creating the connector until its topic holds every row (end offset), BENCH_SNAPSHOT_DEBEZIUM_RUNS
+ * runs (default 1: one is a few minutes at 5M rows) on one worker started once; 0 skips it. Prints a
+ * table with the ratios and the load average (the machine is shared); never fails on a time.
  */
 import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
@@ -21,9 +25,11 @@ import { services } from '../test/infra/env.ts';
 import { sourceContext } from '../test/unit/connectors/fake-context.ts';
 import { freePortSync } from './ports.ts';
 import { median, printTable, rssOf, spawnWorker, stopChild, waitHealthy } from './lib.ts';
+import { createTopic, DEBEZIUM_LABEL, DebeziumWorker, debeziumPostgresConfig, deleteTopics, dropSlot, loadAverage, TopicCounter } from './debezium.ts';
 
 const ROWS = Number(process.env.BENCH_SNAPSHOT_ROWS ?? 5_000_000);
 const RUNS = Number(process.env.BENCH_SNAPSHOT_RUNS ?? 3);
+const DEBEZIUM_RUNS = Number(process.env.BENCH_SNAPSHOT_DEBEZIUM_RUNS ?? 1);
 const PG_BIN = '/usr/lib/postgresql/15/bin';
 const VARIANTS: Array<{ threads: number; method: 'copy' | 'select' }> = (process.env.BENCH_SNAPSHOT_VARIANTS ?? 'copy:1,copy:2,select:1,select:2')
   .split(',').map((v) => { const [method, threads] = v.split(':'); return { method: method as 'copy' | 'select', threads: Number(threads) }; });
@@ -145,7 +151,44 @@ async function snapshotRun(admin: pg.Client, table: string, publication: string,
   }
 }
 
+/** Debezium's initial snapshot of `table` on the running worker `w`: from creating the connector until its topic holds ROWS records. */
+async function debeziumRun(w: DebeziumWorker, admin: pg.Client, table: string, publication: string, n: number): Promise<Result> {
+  const suffix = `${Date.now().toString(36)}_${n}`;
+  const slot = `bench_dbz_snap_slot_${suffix}`;
+  const prefix = `bdbz_${suffix}`;
+  const topic = `${prefix}.public.${table}`;
+  const name = `bench-debezium-snapshot-${suffix}`;
+  const brokers = services.kafka.bootstrapServers;
+  const counter = new TopicCounter(brokers);
+  try {
+    await createTopic(brokers, topic, false);
+    const cpu0 = w.cpuSeconds();
+    const t0 = Date.now();
+    await w.createConnector(name, debeziumPostgresConfig({ postgresUrl: services.postgres.url, topicPrefix: prefix, slot, publication, table, snapshotMode: 'initial' }));
+    let peak = 0;
+    let last = 0;
+    let lastMoved = Date.now();
+    for (let i = 0; ; i++) {
+      peak = Math.max(peak, w.rss().rssMb);
+      const count = await counter.count(topic);
+      if (count >= ROWS) break;
+      if (count !== last) { last = count; lastMoved = Date.now(); }
+      if (Date.now() - lastMoved > 180_000) throw new Error(`Debezium's snapshot stuck at ${count} of ${ROWS} rows for 180 s; see ${w.worker.logFile}`);
+      if (i % 20 === 0) await w.checkRunning(name);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const seconds = (Date.now() - t0) / 1000;
+    return { seconds, cpu: w.cpuSeconds() - cpu0, peakMb: Math.max(peak, w.rss().peakMb) };
+  } finally {
+    await w.deleteConnector(name);
+    await counter.close();
+    await deleteTopics(brokers, [topic]);
+    await dropSlot(admin, slot).catch(() => {});
+  }
+}
+
 export async function run(): Promise<void> {
+  const loadAtStart = loadAverage();
   const table = process.env.BENCH_SNAPSHOT_TABLE ?? `bench_snapshot_${ROWS}`;
   const publication = `bench_snap_pub_${Date.now().toString(36)}`;
   const admin = new pg.Client({ connectionString: services.postgres.url });
@@ -179,22 +222,48 @@ export async function run(): Promise<void> {
         console.log(`run ${r + 1}/${RUNS} ${key} connector alone: ${a.toFixed(2)} s, ${Math.round(ROWS / a).toLocaleString('en-US')} rows/s`);
       }
     }
+    const dbz: Result[] = [];
+    if (DEBEZIUM_RUNS > 0) {
+      const w = await DebeziumWorker.start({ bootstrapServers: services.kafka.bootstrapServers, heapMb: 1024 });
+      try {
+        for (let r = 0; r < DEBEZIUM_RUNS; r++) {
+          const res = await debeziumRun(w, admin, table, publication, r);
+          dbz.push(res);
+          console.log(`run ${r + 1}/${DEBEZIUM_RUNS} Debezium: ${res.seconds.toFixed(2)} s, ${Math.round(ROWS / res.seconds).toLocaleString('en-US')} rows/s`);
+        }
+      } finally {
+        await w.stop();
+      }
+    }
     const ceilingS = median(ceiling);
+    const dbzS = dbz.length ? median(dbz.map((x) => x.seconds)) : NaN;
+    const vsDbz = (s: number) => (dbz.length ? `${(dbzS / s).toFixed(2)}x` : '');
     const rows: Array<Record<string, string | number>> = [];
     for (const v of VARIANTS) {
       const rs = results.get(`${v.method}:${v.threads}`)!;
       const s = median(rs.map((x) => x.seconds));
       rows.push({
         what: `tributary snapshot -> Kafka, ${v.method.toUpperCase()}, snapshot.max.threads=${v.threads}`, seconds: s, 'rows/s': Math.round(ROWS / s),
-        'of ceiling': `${((100 * ceilingS) / s).toFixed(0)}%`, 'worker CPU s': median(rs.map((x) => x.cpu)), 'peak RSS MB': median(rs.map((x) => x.peakMb)),
+        'of ceiling': `${((100 * ceilingS) / s).toFixed(0)}%`, 'vs Debezium': vsDbz(s), 'worker CPU s': median(rs.map((x) => x.cpu)), 'peak RSS MB': median(rs.map((x) => x.peakMb)),
       });
     }
     for (const v of VARIANTS) {
       const s = median(alone.get(`${v.method}:${v.threads}`)!);
-      rows.push({ what: `  connector alone (poll() in-process, no runtime), ${v.method.toUpperCase()}, threads=${v.threads}`, seconds: s, 'rows/s': Math.round(ROWS / s), 'of ceiling': `${((100 * ceilingS) / s).toFixed(0)}%`, 'worker CPU s': 0, 'peak RSS MB': 0 });
+      rows.push({ what: `  connector alone (poll() in-process, no runtime), ${v.method.toUpperCase()}, threads=${v.threads}`, seconds: s, 'rows/s': Math.round(ROWS / s), 'of ceiling': `${((100 * ceilingS) / s).toFixed(0)}%`, 'vs Debezium': '', 'worker CPU s': '', 'peak RSS MB': '' });
     }
-    rows.push({ what: 'ceiling: psql COPY table TO STDOUT -> /dev/null', seconds: ceilingS, 'rows/s': Math.round(ROWS / ceilingS), 'of ceiling': '100%', 'worker CPU s': 0, 'peak RSS MB': 0 });
+    if (dbz.length) {
+      rows.push({
+        what: `${DEBEZIUM_LABEL} (-Xmx1g), snapshot.mode=initial${dbz.length > 1 ? `, median of ${dbz.length}` : ''}`, seconds: dbzS, 'rows/s': Math.round(ROWS / dbzS),
+        'of ceiling': `${((100 * ceilingS) / dbzS).toFixed(0)}%`, 'vs Debezium': '1.00x', 'worker CPU s': median(dbz.map((x) => x.cpu)), 'peak RSS MB': median(dbz.map((x) => x.peakMb)),
+      });
+    }
+    rows.push({ what: 'ceiling: psql COPY table TO STDOUT -> /dev/null', seconds: ceilingS, 'rows/s': Math.round(ROWS / ceilingS), 'of ceiling': '100%', 'vs Debezium': vsDbz(ceilingS), 'worker CPU s': '', 'peak RSS MB': '' });
     printTable(`Postgres CDC snapshot: ${ROWS.toLocaleString('en-US')} rows (~200 B, table ${size}) to Kafka, medians of ${RUNS} runs`, rows);
+    if (dbz.length) {
+      const best = Math.min(...VARIANTS.map((v) => median(results.get(`${v.method}:${v.threads}`)!.map((x) => x.seconds))));
+      console.log(`ours (best variant)/Debezium: ${(dbzS / best).toFixed(2)}x (goal 3x)`);
+    }
+    console.log(`${loadAtStart} at the start, ${loadAverage()} at the end (2 cores, shared)`);
   } finally {
     await admin.query(`drop publication if exists ${publication}`).catch(() => {});
     if (process.env.BENCH_SNAPSHOT_KEEP !== '1' && !process.env.BENCH_SNAPSHOT_TABLE) await admin.query(`drop table if exists ${table}`).catch(() => {});
