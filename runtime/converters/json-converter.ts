@@ -59,8 +59,18 @@ export interface JsonConverterOptions {
   isKey?: boolean;
 }
 
-const ENVELOPE_PAYLOAD = ',"payload":';
-const NULL_SCHEMA_HEAD = '{"schema":null,"payload":';
+const NULL_SCHEMA_HEAD = Buffer.from('{"schema":null,"payload":', 'utf8');
+const CLOSE_BRACE = 0x7d;
+
+/** `head`, then `payload` as UTF-8, then `}`: one buffer, written once. */
+function withHead(head: Buffer, payload: string): Buffer {
+  const n = Buffer.byteLength(payload, 'utf8');
+  const out = Buffer.allocUnsafe(head.length + n + 1);
+  head.copy(out, 0);
+  out.write(payload, head.length, n, 'utf8');
+  out[head.length + n] = CLOSE_BRACE;
+  return out;
+}
 
 export class JsonConverter implements Converter {
   readonly schemasEnable: boolean;
@@ -78,22 +88,20 @@ export class JsonConverter implements Converter {
 
   fromConnectData(topic: string, schema: Schema | undefined, value: unknown, _headers?: Header[]): Buffer | null {
     if (value === null || value === undefined) return null;
-    let text: string;
     try {
-      if (!this.schemasEnable) {
-        text = schema ? this.encoder.payload(schema, value) : writeSchemaless(value);
-      } else if (!schema) {
-        text = NULL_SCHEMA_HEAD + writeSchemaless(value) + '}';
-      } else {
-        text = '{"schema":' + this.encoder.schemaJson(schema) + ENVELOPE_PAYLOAD + this.encoder.payload(schema, value) + '}';
-      }
+      if (!this.schemasEnable) return Buffer.from(schema ? this.encoder.payload(schema, value) : writeSchemaless(value), 'utf8');
+      // The envelope's head (`{"schema":...,"payload":`) is the same bytes for every record of a
+      // schema: kept as bytes, copied in front of the payload, rather than a string concatenated
+      // with it and then encoded whole (most of an envelope is its schema).
+      if (!schema) return withHead(NULL_SCHEMA_HEAD, writeSchemaless(value));
+      const head = this.encoder.envelopeHead(schema);
+      return withHead(head, this.encoder.payload(schema, value));
     } catch (e) {
       if (e instanceof JsonWriteError) {
         throw new DataError(`Cannot convert the ${this.role} of a record for topic "${topic}" to JSON: ${e.describe()}.`, { cause: e });
       }
       throw e;
     }
-    return Buffer.from(text, 'utf8');
   }
 
   toConnectData(topic: string, data: Buffer | null, _headers?: Header[]): { schema?: Schema; value: unknown } {

@@ -28,6 +28,8 @@ interface Compiled {
   write: Write;
   /** This schema's JSON (Connect's schema format), built on first use. */
   json?: string;
+  /** `{"schema":<json>,"payload":` as UTF-8, built on first use. */
+  head?: Buffer;
 }
 
 /** A conversion failure somewhere inside a value; `path` names where (outermost first). */
@@ -142,6 +144,13 @@ export class JsonEncoder {
     const c = this.get(schema);
     if (c.json === undefined) c.json = this.buildSchemaJson(schema);
     return c.json;
+  }
+
+  /** The bytes of an envelope before its payload: `{"schema":<schemaJson>,"payload":`. Throws JsonWriteError for an invalid schema. */
+  envelopeHead(schema: Schema): Buffer {
+    const c = this.get(schema);
+    if (c.head === undefined) c.head = Buffer.from(`{"schema":${this.schemaJson(schema)},"payload":`, 'utf8');
+    return c.head;
   }
 
   private get(schema: Schema): Compiled {
