@@ -135,6 +135,9 @@ type Variant = 'json' | 'parquet' | 'passthrough';
 
 async function ours(topic: string, format: Variant): Promise<{ rate: number; peakMb: number }> {
   const bucket = uniqueName(`bench-${format}`);
+  // A new connector name (so a new consumer group) each run: a second run under the same name
+  // resumed at the first one's committed offsets, found nothing to read and waited for ever.
+  const name = uniqueName(`bench-${format}`);
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   const dir = mkdtempSync(join(tmpdir(), 'bench-s3-'));
   const port = freePortSync();
@@ -148,7 +151,7 @@ async function ours(topic: string, format: Variant): Promise<{ rate: number; pea
     const res = await fetch(`${url}/connectors`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: `bench-${format}`, config: {
+      body: JSON.stringify({ name, config: {
         'connector.class': 'S3SinkConnector', topics: topic, 'tasks.max': '1',
         's3.bucket.name': bucket, 's3.region': services.s3.region, 'store.url': services.s3.endpoint,
         'aws.access.key.id': services.s3.accessKeyId, 'aws.secret.access.key': services.s3.secretAccessKey,
@@ -171,7 +174,7 @@ async function ours(topic: string, format: Variant): Promise<{ rate: number; pea
         if (h) counts.set(key, Number(h.Metadata?.['record-count'] ?? 0));
       }
       total = [...counts.values()].reduce((a, b) => a + b, 0);
-      const status = await (await fetch(`${url}/connectors/bench-${format}/status`)).json() as { tasks: Array<{ state: string; trace?: string }> };
+      const status = await (await fetch(`${url}/connectors/${name}/status`)).json() as { tasks: Array<{ state: string; trace?: string }> };
       if (status.tasks?.[0]?.state === 'FAILED') throw new Error(`sink failed: ${status.tasks[0].trace}`);
       if (total < N) await new Promise((r) => setTimeout(r, 200));
     }
