@@ -31,7 +31,7 @@ export function spawnWorker(env: Record<string, string>): ChildProcess {
   return spawn(process.execPath, [...flags, 'dist/runtime/cli/main.js', 'start', '--no-progress'], {
     cwd: process.cwd(),
     env: { ...process.env, TRIBUTARY_LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', process.env.BENCH_CHILD_STDOUT ? 'inherit' : 'ignore', 'inherit'],
   });
 }
 

@@ -7,6 +7,7 @@
  *   plain loop (JSON lines, one write per batch, fdatasync every 10,000 records).
  * - RSS with 10 running tasks (5 source tasks and 5 sinks) after a steady period.
  * - Worker start to REST ready, standalone.
+ * - With BENCH_KAFKA_BOOTSTRAP=host:port, also the same pipeline over a real Kafka topic.
  *
  * Prints medians of several runs. Never fails on a time.
  */
@@ -20,7 +21,7 @@ import { median, printTable, rssOf, spawnWorker, stopChild, waitHealthy } from '
 const N = Number(process.env.BENCH_RECORDS ?? 1_000_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 
-async function ceiling(): Promise<{ rate: number; perCpuSec: number }> {
+export async function ceiling(): Promise<{ rate: number; perCpuSec: number }> {
   const file = join(mkdtempSync(join(tmpdir(), 'bench-ceiling-')), 'out.jsonl');
   const task = demoSource.createTask();
   const ctrl = new AbortController();
@@ -82,16 +83,24 @@ function cpuSecondsOf(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-export async function pipeline(): Promise<{ rate: number; perCpuSec: number; peakMb: number }> {
+/**
+ * The same pipeline in a worker whose data moves on Kafka (`bootstrap.servers` set): the source's
+ * records are converted (JsonConverter) and produced, the sink consumes and converts them back.
+ * With `topic` given, a fresh topic name per run.
+ */
+export async function pipeline(kafka?: { bootstrapServers: string; topic: string }): Promise<{ rate: number; perCpuSec: number; peakMb: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-pipeline-'));
   const connectors = join(dir, 'connectors');
   const out = join(dir, 'out.jsonl');
   const { mkdirSync } = await import('node:fs');
   mkdirSync(connectors);
-  writeFileSync(join(connectors, 'source.json'), JSON.stringify({ name: 'gen', config: { 'connector.class': 'demo', topic: 'orders', shape: 'orders', rate: '0', 'batch.size': '500', 'max.records': String(N) } }));
-  writeFileSync(join(connectors, 'sink.json'), JSON.stringify({ name: 'sink', config: { 'connector.class': 'FileStreamSink', topics: 'orders', file: out, 'consumer.max.poll.records': '5000' } }));
+  const topic = kafka?.topic ?? 'orders';
+  writeFileSync(join(connectors, 'source.json'), JSON.stringify({ name: 'gen', config: { 'connector.class': 'demo', topic, shape: 'orders', rate: '0', 'batch.size': '500', 'max.records': String(N) } }));
+  writeFileSync(join(connectors, 'sink.json'), JSON.stringify({ name: 'sink', config: { 'connector.class': 'FileStreamSink', topics: topic, file: out, 'consumer.max.poll.records': '5000' } }));
   const port = freePortSync();
-  const child = spawnWorker({ TRIBUTARY_REST_PORT: String(port), TRIBUTARY_STATE_DIR: join(dir, 'state'), TRIBUTARY_CONNECTORS_DIR: connectors });
+  const env: Record<string, string> = { TRIBUTARY_REST_PORT: String(port), TRIBUTARY_STATE_DIR: join(dir, 'state'), TRIBUTARY_CONNECTORS_DIR: connectors };
+  if (kafka) env.TRIBUTARY_BOOTSTRAP_SERVERS = kafka.bootstrapServers;
+  const child = spawnWorker(env);
   const count = lineCounter(out);
   let startedAt = 0;
   let cpuAtStart = 0;
@@ -116,7 +125,7 @@ export async function pipeline(): Promise<{ rate: number; perCpuSec: number; pea
   }
 }
 
-async function tenTasksRss(): Promise<number> {
+export async function tenTasksRss(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-rss-'));
   const connectors = join(dir, 'connectors');
   const { mkdirSync } = await import('node:fs');
@@ -175,6 +184,17 @@ export async function run(): Promise<void> {
     { what: 'tributary worker (1 source task, 1 sink task)', 'records/s': Math.round(o), 'records/CPU-s': Math.round(oc), 'peak RSS MB': Math.round(median(ours.map((x) => x.peakMb))) },
     { what: 'ratio (goal >= 0.70)', 'records/s': (o / c).toFixed(2), 'records/CPU-s': (oc / cc).toFixed(2), 'peak RSS MB': '-' },
   ]);
+  const kafka = process.env.BENCH_KAFKA_BOOTSTRAP;
+  if (kafka) {
+    // Optional: the same pipeline over a real Kafka topic (JsonConverter with schemas both ways).
+    const viaKafka: Array<{ rate: number; perCpuSec: number; peakMb: number }> = [];
+    for (let i = 0; i < RUNS; i++) viaKafka.push(await pipeline({ bootstrapServers: kafka, topic: `bench-orders-${Date.now()}-${i}` }));
+    const k = median(viaKafka.map((x) => x.rate));
+    const kc = median(viaKafka.map((x) => x.perCpuSec));
+    printTable('demo source -> Kafka topic -> file sink (BENCH_KAFKA_BOOTSTRAP)', [
+      { what: 'tributary worker over Kafka', 'records/s': Math.round(k), 'records/CPU-s': Math.round(kc), 'CPU us/record': (1e6 / kc).toFixed(1), 'peak RSS MB': Math.round(median(viaKafka.map((x) => x.peakMb))) },
+    ]);
+  }
   const rss: number[] = [];
   const starts: number[] = [];
   for (let i = 0; i < RUNS; i++) rss.push(await tenTasksRss());
