@@ -4,6 +4,8 @@
 import {
   CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client,
 } from '@aws-sdk/client-s3';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { s3Sink } from '../../../../connectors/s3/index.ts';
@@ -13,6 +15,7 @@ import { ConfigError, RetriableError } from '../../../../runtime/api/index.ts';
 import type { Schema, SinkRecord, SourceRecord } from '../../../../runtime/api/index.ts';
 import { MemoryOffsets, sinkContext, sinkRecords, sourceContext } from '../../../unit/connectors/fake-context.ts';
 import { services, uniqueName } from '../../../infra/env.ts';
+import { tempDir } from '../../../helpers/worker-process.ts';
 
 const s3 = new S3Client({
   endpoint: services.s3.endpoint,
@@ -73,7 +76,7 @@ describe('S3 sink on S3Proxy', () => {
     expect(JSON.parse(lines[23_999])).toEqual({ i: 23_999, pad });
   });
 
-  it('writes Parquet that hyparquet reads back with the right types', async () => {
+  it('writes Parquet that hyparquet and DuckDB (an independent C++ reader) read back with the right types', async () => {
     const schema: Schema = { type: 'struct', fields: [
       { field: 'id', type: 'int32' },
       { field: 'price', type: 'bytes', name: 'org.apache.kafka.connect.data.Decimal', parameters: { scale: '2' } },
@@ -90,6 +93,26 @@ describe('S3 sink on S3Proxy', () => {
     const bytes = await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray();
     const rows = await parquetReadObjects({ file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer });
     expect(rows).toEqual([{ id: 1, price: 1.5, at: new Date(1_700_000_000_000) }, { id: 2, price: 20, at: new Date(1_700_000_000_500) }]);
+
+    // DuckDB shares no code with the writer: its view of the types and values is the lake's.
+    const file = join(tempDir('parquet-duckdb'), 'pq.parquet');
+    writeFileSync(file, bytes);
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const db = await DuckDBInstance.create(':memory:');
+    const conn = await db.connect();
+    try {
+      const types = (await conn.runAndReadAll(`select column_name, column_type from (describe select * from read_parquet('${file}'))`)).getRowObjects();
+      expect(types).toEqual([
+        { column_name: 'id', column_type: 'INTEGER' },
+        { column_name: 'price', column_type: expect.stringMatching(/^DECIMAL\(\d+,2\)$/) },
+        { column_name: 'at', column_type: expect.stringMatching(/^TIMESTAMP/) },
+      ]);
+      const values = (await conn.runAndReadAll(`select id, cast(price as varchar) as price, epoch_ms(cast("at" as timestamp)) as "at" from read_parquet('${file}') order by id`)).getRowObjects();
+      expect(values).toEqual([{ id: 1, price: '1.50', at: 1_700_000_000_000n }, { id: 2, price: '20.00', at: 1_700_000_000_500n }]);
+    } finally {
+      conn.closeSync();
+      db.closeSync();
+    }
   });
 
   it('a restarted task finds the objects written after the last commit and writes no second copy (default and time partitioners)', async () => {
