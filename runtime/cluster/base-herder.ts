@@ -64,15 +64,26 @@ export abstract class BaseHerder<O extends HerderOptions = HerderOptions> implem
     options: { allowReplace: boolean; initialState?: TargetState },
   ): Promise<{ created: boolean; info: ConnectorInfo }>;
   abstract deleteConnector(name: string): Promise<void>;
-  abstract pauseConnector(name: string): Promise<void>;
-  abstract resumeConnector(name: string): Promise<void>;
-  abstract stopConnector(name: string): Promise<void>;
+  /** Write a connector's target state (RUNNING, PAUSED or STOPPED) and apply it. */
+  protected abstract setTarget(name: string, target: TargetState): Promise<void>;
   abstract restartConnector(name: string, request: RestartRequest): Promise<ConnectorStateInfo | null>;
   abstract restartTask(name: string, task: number): Promise<void>;
   abstract resetConnectorTopics(name: string): Promise<void>;
   abstract alterConnectorOffsets(name: string, offsets: ConnectorOffset[]): Promise<{ message: string }>;
   abstract resetConnectorOffsets(name: string): Promise<{ message: string }>;
   abstract signalConnector(name: string, signal: SignalRequest): Promise<SignalResult>;
+
+  pauseConnector(name: string): Promise<void> {
+    return this.setTarget(name, 'PAUSED');
+  }
+
+  resumeConnector(name: string): Promise<void> {
+    return this.setTarget(name, 'RUNNING');
+  }
+
+  stopConnector(name: string): Promise<void> {
+    return this.setTarget(name, 'STOPPED');
+  }
 
   async patchConnectorConfig(name: string, patch: Record<string, string | null>): Promise<ConnectorInfo> {
     const current = this.rawConfig(name);

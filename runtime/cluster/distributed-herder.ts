@@ -476,19 +476,7 @@ export class DistributedHerder extends BaseHerder<DistributedHerderOptions> {
     });
   }
 
-  pauseConnector(name: string): Promise<void> {
-    return this.setTarget(name, 'PAUSED');
-  }
-
-  resumeConnector(name: string): Promise<void> {
-    return this.setTarget(name, 'RUNNING');
-  }
-
-  stopConnector(name: string): Promise<void> {
-    return this.setTarget(name, 'STOPPED');
-  }
-
-  private setTarget(name: string, target: TargetState): Promise<void> {
+  protected setTarget(name: string, target: TargetState): Promise<void> {
     return this.asLeader(async () => {
       this.rawConfig(name);
       if ((this.o.configs.targetState(name) ?? 'RUNNING') === target) return;

@@ -65,19 +65,7 @@ export class StandaloneHerder extends BaseHerder<StandaloneHerderOptions> {
     });
   }
 
-  pauseConnector(name: string): Promise<void> {
-    return this.setTarget(name, 'PAUSED');
-  }
-
-  resumeConnector(name: string): Promise<void> {
-    return this.setTarget(name, 'RUNNING');
-  }
-
-  stopConnector(name: string): Promise<void> {
-    return this.setTarget(name, 'STOPPED');
-  }
-
-  private setTarget(name: string, target: TargetState): Promise<void> {
+  protected setTarget(name: string, target: TargetState): Promise<void> {
     return this.serial(async () => {
       this.rawConfig(name);
       const before = this.o.configs.targetState(name) ?? 'RUNNING';
