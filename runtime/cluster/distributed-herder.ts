@@ -217,11 +217,6 @@ export class DistributedHerder extends BaseHerder<DistributedHerderOptions> {
     return { ready: true, message: `Worker is ready (generation ${this.generation}${this.isLeader() ? ', leader' : ''}).` };
   }
 
-  /** This worker's current assignment (null before the first), for status and tests. */
-  currentAssignment(): Assignment | null {
-    return this.assignment;
-  }
-
   isLeader(): boolean {
     return this.assignment !== null && this.member !== undefined && this.assignment.leaderId === this.member.id;
   }
