@@ -3,12 +3,12 @@
  * replaying the events in the sink file gives exactly the table, and every change made while
  * streaming arrives at least once.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startWorkerProcess, tempDir, type WorkerProcess } from '../../../helpers/worker-process.ts';
-import { adminClient, baseConfig, dropSlot, pgName } from './helpers.ts';
+import { adminClient, baseConfig, dropSlot, pgName, readEvents, replay } from './helpers.ts';
 
 let admin: pg.Client;
 const table = pgName('cdc_crash');
@@ -18,24 +18,6 @@ const prefix = pgName('srv');
 const topic = `${prefix}.public.${table}`;
 const ROWS = 20_000;
 
-interface Event { op: string; before: { id: number } | null; after: { id: number; v: number } | null }
-
-function readEvents(file: string): Event[] {
-  if (!existsSync(file)) return [];
-  const text = readFileSync(file, 'utf8');
-  const lines = text.split('\n');
-  if (!text.endsWith('\n')) lines.pop(); // a line being written
-  return lines.filter(Boolean).map((l) => JSON.parse(l) as Event);
-}
-
-function replay(events: Event[]): Map<number, number> {
-  const state = new Map<number, number>();
-  for (const e of events) {
-    if (e.op === 'd') state.delete(e.before!.id);
-    else state.set(e.after!.id, e.after!.v);
-  }
-  return state;
-}
 
 let counter = 1_000_000;
 /** One transaction of a few changes; each write sets v to a value never used before. */

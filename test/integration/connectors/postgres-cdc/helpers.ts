@@ -1,4 +1,5 @@
 /** Shared setup for the Postgres CDC integration tests: names, a task driven through the API, cleanup. */
+import { existsSync, readFileSync } from 'node:fs';
 import pg from 'pg';
 import { PostgresCdcTask } from '../../../../connectors/postgres-cdc/index.ts';
 import type { SourceRecord } from '../../../../runtime/api/index.ts';
@@ -92,4 +93,31 @@ export async function startTask(config: Record<string, string>, offsets = new Me
 
 export function values(records: SourceRecord[], topic?: string): any[] {
   return records.filter((r) => (topic === undefined || r.topic === topic) && r.value !== null).map((r) => r.value);
+}
+
+/** A change event of a `(id int primary key, v int)` table as a file sink wrote it (JSON, no schema envelope). */
+export interface RowEvent {
+  op: string;
+  before: { id: number } | null;
+  after: { id: number; v: number } | null;
+  source: { table: string };
+}
+
+/** The events in a file sink's file so far (a line still being written is left out). */
+export function readEvents(file: string): RowEvent[] {
+  if (!existsSync(file)) return [];
+  const text = readFileSync(file, 'utf8');
+  const lines = text.split('\n');
+  if (!text.endsWith('\n')) lines.pop();
+  return lines.filter(Boolean).map((l) => JSON.parse(l) as RowEvent);
+}
+
+/** Apply events in order: what the table holds according to them (id -> v). */
+export function replay(events: RowEvent[]): Map<number, number> {
+  const state = new Map<number, number>();
+  for (const e of events) {
+    if (e.op === 'd') state.delete(e.before!.id);
+    else state.set(e.after!.id, e.after!.v);
+  }
+  return state;
 }

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chunkRange, decodeDone, type Plan } from '../../../../connectors/postgres-cdc/snapshot.ts';
 import type { JsonObject } from '../../../../runtime/api/index.ts';
 import { eventually, startWorkerProcess, tempDir, type WorkerProcess } from '../../../helpers/worker-process.ts';
-import { adminClient, baseConfig, dropSlot, pgName } from './helpers.ts';
+import { adminClient, baseConfig, dropSlot, pgName, readEvents, replay } from './helpers.ts';
 
 let admin: pg.Client;
 let locker: pg.Client;
@@ -29,24 +29,6 @@ const prefix = pgName('srv');
 const ROWS = 60_000;
 const BLOCKED_ROWS = 2000;
 
-interface Event { op: string; before: { id: number } | null; after: { id: number; v: number } | null; source: { table: string } }
-
-function readEvents(file: string): Event[] {
-  if (!existsSync(file)) return [];
-  const text = readFileSync(file, 'utf8');
-  const lines = text.split('\n');
-  if (!text.endsWith('\n')) lines.pop();
-  return lines.filter(Boolean).map((l) => JSON.parse(l) as Event);
-}
-
-function replay(events: Event[]): Map<number, number> {
-  const state = new Map<number, number>();
-  for (const e of events) {
-    if (e.op === 'd') state.delete(e.before!.id);
-    else state.set(e.after!.id, e.after!.v);
-  }
-  return state;
-}
 
 /** The source's last committed offset in the worker's offsets.log. */
 function committedOffset(stateDir: string): JsonObject | null {
