@@ -23,7 +23,8 @@ import type { KafkaConnectionOptions } from '../engine/kafka-bus.ts';
 import type { Worker } from '../engine/worker.ts';
 import { ConfigStore } from '../store/config-store.ts';
 import type { ConfigChange, ConfigSnapshot } from '../store/config-store.ts';
-import { KafkaCompactedLog, type Message } from '../store/kafka-compacted-log.ts';
+import type { RawKafkaRecord } from '../engine/topic-bus.ts';
+import { KafkaCompactedLog } from '../store/kafka-compacted-log.ts';
 import { defaultLogger } from '../store/logging.ts';
 import { OffsetStore, type SourceOffsetUpdate } from '../store/offset-store.ts';
 import { StatusStore } from '../store/status-store.ts';
@@ -69,7 +70,7 @@ export interface KafkaStores {
   /** Read the config log to its end; resolves with the offset reached. */
   readConfigToEnd(): Promise<number>;
   /** The Kafka records that store these source offsets, for a transaction of an exactly-once source task. */
-  offsetMessages(connector: string, entries: readonly SourceOffsetUpdate[]): Message[];
+  offsetRecords(connector: string, entries: readonly SourceOffsetUpdate[]): RawKafkaRecord[];
   close(): Promise<void>;
 }
 
@@ -128,7 +129,8 @@ export async function openKafkaStores(options: KafkaStoresOptions): Promise<Kafk
       await configLog.readToEnd();
       return configOffset;
     },
-    offsetMessages: (connector, entries) => offsetLog.messagesFor(OffsetStore.entriesFor(connector, entries)),
+    offsetRecords: (connector, entries) =>
+      offsetLog.messagesFor(OffsetStore.entriesFor(connector, entries)).map((m) => ({ topic: m.topic, partition: m.partition!, key: m.key!, value: (m.value as Buffer | undefined) ?? null })),
     close() {
       closing ??= closeAll();
       return closing;
@@ -153,7 +155,6 @@ const workKey = (work: readonly ConnectorWork[]): string => work.map((w) => `${w
 export interface MembershipOptions {
   bootstrapBrokers: string[];
   groupId: string;
-  restUrl: string;
   connection?: KafkaConnectionOptions;
   sessionTimeoutMs?: number;
   heartbeatIntervalMs?: number;
@@ -184,11 +185,15 @@ export class DistributedHerder extends BaseHerder<DistributedHerderOptions> {
     return this.o.worker.workerId;
   }
 
-  /** Join the worker group; work starts as assignments arrive. */
-  start(): void {
+  /**
+   * Join the worker group, telling it `restUrl` (where the others forward writes: known only once
+   * REST listens); work starts as assignments arrive.
+   */
+  start(restUrl: string): void {
     this.unsubscribe = this.o.configs.onChange((change) => this.onConfigChange(change));
     this.member = new GroupMember({
       ...this.o.membership,
+      restUrl,
       workerId: this.o.worker.workerId,
       logger: this.o.logger,
       configOffset: () => this.o.configOffset(),

@@ -64,26 +64,10 @@ export async function startDistributedWorker(config: WorkerConfig): Promise<Runn
       exactlyOnceSource: config.exactlyOnceSource
         ? {
             transactionalIdPrefix: config.groupId,
-            offsetRecords: (connector, entries) =>
-              stores.offsetMessages(connector, entries).map((m) => ({ topic: m.topic, partition: m.partition!, key: m.key!, value: (m.value as Buffer | undefined) ?? null })),
+            offsetRecords: (connector, entries) => stores.offsetRecords(connector, entries),
           }
         : undefined,
     });
-    // The REST URL goes into the group metadata; the herder is created after listening, so the
-    // routes reach it through this indirection.
-    const holder: { herder?: DistributedHerder } = {};
-    const herderProxy = new Proxy({} as DistributedHerder, {
-      get(_target, prop) {
-        const h = holder.herder;
-        if (!h) throw new Error('The worker is starting: it has not joined the worker group yet.');
-        const value: unknown = Reflect.get(h, prop, h);
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(h) : value;
-      },
-    });
-    app = buildApp({ herder: herderProxy, workerId: config.workerId, metrics, auth: config.rest.auth });
-    const url = await listen(app, { host: config.rest.host, port: config.rest.port, auth: config.rest.auth });
-    if (config.workerId.endsWith(':0')) worker.setWorkerId(`${hostname()}:${new URL(url).port}`);
-    const restUrl = config.rest.advertisedUrl || url;
     const herder = new DistributedHerder({
       worker, registry, bus, logger,
       transforms: builtinTransformRegistry(),
@@ -99,16 +83,19 @@ export async function startDistributedWorker(config: WorkerConfig): Promise<Runn
       membership: {
         bootstrapBrokers: config.bootstrapServers,
         groupId: config.groupId,
-        restUrl,
         sessionTimeoutMs: config.sessionTimeoutMs,
         heartbeatIntervalMs: config.heartbeatIntervalMs,
         rebalanceTimeoutMs: config.rebalanceTimeoutMs,
         lostWorkDelayMs: config.lostWorkDelayMs,
       },
     });
-    holder.herder = herder;
     late.herder = herder;
-    herder.start();
+    app = buildApp({ herder, workerId: config.workerId, metrics, auth: config.rest.auth });
+    const url = await listen(app, { host: config.rest.host, port: config.rest.port, auth: config.rest.auth });
+    if (config.workerId.endsWith(':0')) worker.setWorkerId(`${hostname()}:${new URL(url).port}`);
+    // The REST URL goes into the group metadata, so the worker joins once it listens.
+    const restUrl = config.rest.advertisedUrl || url;
+    herder.start(restUrl);
     const started = app;
     const closeClients = async (): Promise<void> => {
       await started.close().catch(() => {});
