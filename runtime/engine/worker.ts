@@ -232,11 +232,6 @@ export class Worker {
     return t && { connectorConfig: t.connectorConfig, taskConfig: t.taskConfig };
   }
 
-  /** Names of the connector instances this worker runs (whatever their state). */
-  connectorNames(): string[] {
-    return [...this.connectors.keys()];
-  }
-
   runningTasks(connector?: string): Array<{ connector: string; task: number }> {
     return [...this.tasks.values()].filter((t) => connector === undefined || t.connector === connector).map((t) => ({ connector: t.connector, task: t.task }));
   }

@@ -415,11 +415,11 @@ export class KafkaCompactedLog implements CompactedLog {
 
   private deliverBatches(partition: number, batches: RecordsBatch[], aborted: readonly AbortedTransaction[] = []): void {
     // read_committed: records of aborted transactions are skipped, but still move the position.
-    const data = new Set(this.o.readCommitted ? committedBatches(batches, aborted) : batches);
+    const committed = this.o.readCommitted ? new Set(committedBatches(batches, aborted)) : undefined;
     for (const batch of batches) {
       const base = Number(batch.firstOffset);
       const next = base + batch.lastOffsetDelta + 1;
-      if ((batch.attributes & IS_CONTROL) === 0 && data.has(batch)) {
+      if ((batch.attributes & IS_CONTROL) === 0 && (!committed || committed.has(batch))) {
         for (const r of batch.records) {
           const offset = base + r.offsetDelta;
           if (offset < this.positions[partition]) continue;
