@@ -74,6 +74,14 @@ export interface SinkRecord extends ConnectRecord {
   originalTopic: string;
   originalKafkaPartition: number;
   originalKafkaOffset: number;
+  /**
+   * The value's JSON text exactly as it was read from Kafka, when the value converter reads plain
+   * JSON (JsonConverter with `schemas.enable=false`) and the connector has no transforms: a sink
+   * that writes JSON can write these bytes instead of serializing `value` again. Absent otherwise
+   * (in-process topics, envelopes, other converters, any transform); `value` is always set.
+   * Sinks must not modify it.
+   */
+  valueJson?: Buffer;
 }
 
 export interface TopicPartition {

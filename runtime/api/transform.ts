@@ -33,6 +33,11 @@ export interface PredicatePlugin {
 export interface Converter {
   fromConnectData(topic: string, schema: Schema | undefined, value: unknown, headers?: Header[]): Buffer | null;
   toConnectData(topic: string, data: Buffer | null, headers?: Header[]): { schema?: Schema; value: unknown };
+  /**
+   * True when the bytes this converter reads are the value's JSON text as it is (JsonConverter
+   * with `schemas.enable=false`): the runtime may then hand sinks those bytes as `valueJson`.
+   */
+  readonly readsPlainJson?: boolean;
 }
 
 export interface ConverterPlugin {

@@ -74,12 +74,14 @@ function withHead(head: Buffer, payload: string): Buffer {
 
 export class JsonConverter implements Converter {
   readonly schemasEnable: boolean;
+  readonly readsPlainJson: boolean;
   private readonly encoder: JsonEncoder;
   private readonly decoder: JsonDecoder;
   private readonly role: 'key' | 'value';
 
   constructor(options: JsonConverterOptions = {}) {
     this.schemasEnable = options.schemasEnable ?? true;
+    this.readsPlainJson = !this.schemasEnable;
     const replaceNullWithDefault = options.replaceNullWithDefault ?? true;
     this.encoder = new JsonEncoder({ decimalFormat: options.decimalFormat ?? 'BASE64', replaceNullWithDefault });
     this.decoder = new JsonDecoder({ replaceNullWithDefault, schemaCacheSize: options.schemaCacheSize ?? 1000 });

@@ -34,6 +34,8 @@ export interface SinkTaskRunnerOptions {
   topicsRegex?: RegExp;
   converters?: { key: Converter; value: Converter };
   transform: Transform;
+  /** The connector has no transforms: records may carry their value's JSON bytes (`valueJson`). */
+  untransformed?: boolean;
   errors: ErrorHandler;
   logger: Logger;
   metrics: WorkerMetrics;
@@ -48,7 +50,7 @@ function rethrow(e: unknown): never {
   throw e;
 }
 
-function sinkRecord(r: ConsumedRecord, key: unknown, keySchema: Schema | undefined, value: unknown, valueSchema: Schema | undefined): SinkRecord {
+function sinkRecord(r: ConsumedRecord, key: unknown, keySchema: Schema | undefined, value: unknown, valueSchema: Schema | undefined, valueJson?: Buffer): SinkRecord {
   return {
     topic: r.topic,
     kafkaPartition: r.kafkaPartition,
@@ -62,6 +64,7 @@ function sinkRecord(r: ConsumedRecord, key: unknown, keySchema: Schema | undefin
     originalTopic: r.topic,
     originalKafkaPartition: r.kafkaPartition,
     originalKafkaOffset: r.kafkaOffset,
+    valueJson,
   };
 }
 
@@ -173,6 +176,9 @@ export class SinkTaskRunner {
     const { errors, transform, converters, metrics } = this.o;
     metrics.sinkRead.inc(this.labels, raw.length);
     const out: SinkRecord[] = [];
+    // Plain JSON values and no transform to change them: the bytes read are the value's JSON, so
+    // sinks that write JSON need not serialize the value again.
+    const passJson = converters !== undefined && converters.value.readsPlainJson === true && this.o.untransformed === true;
     // Polls return runs of records from one partition: look its position up once per run. The hot
     // path allocates no closures or context objects for the error handler unless a step throws.
     let cur: { topic: string; partition: number; offset: number } | undefined;
@@ -208,7 +214,7 @@ export class SinkTaskRunner {
         }
         if (v instanceof Promise) v = await v;
         if (v === SKIPPED) continue;
-        record = sinkRecord(r, k.value, k.schema, v.value, v.schema);
+        record = sinkRecord(r, k.value, k.schema, v.value, v.schema, passJson && v.value !== null ? (r.valueBytes ?? undefined) : undefined);
       } else {
         // In-process topics store records in the exact shape of a SinkRecord: hand them on as they are.
         record = (r as Partial<SinkRecord>).originalTopic !== undefined ? (r as SinkRecord) : sinkRecord(r, r.key, r.keySchema, r.value, r.valueSchema);

@@ -17,7 +17,7 @@ import {
 } from '../api/index.ts';
 import type { ConnectorConfig, State, TargetState } from '../cluster/herder.ts';
 import type { OffsetStore, SourceOffsetUpdate, StatusStore } from '../store/index.ts';
-import { buildTransformChain, type TransformRegistry } from '../transforms/index.ts';
+import { applyStages, transformStages, type TransformRegistry } from '../transforms/index.ts';
 import { converterFromConfig, type ConverterRegistry } from '../converters/index.ts';
 import { resolveConfig } from './config-providers.ts';
 import { secretRedactor, setRedactor } from './logging.ts';
@@ -254,7 +254,8 @@ export class Worker {
       const errorsCfg = errorHandlingConfig(cfg);
       t.dlq = errorsCfg.dlqTopic ? this.deadLetterQueue(errorsCfg.dlqTopic) : undefined;
       const errors = new ErrorHandler({ config: errorsCfg, logger, dlq: t.dlq, connectorName: name, taskId: task, metrics: this.o.metrics.errorHandlerMetrics(name, task) });
-      const transform = buildTransformChain(cfg, this.o.transforms);
+      const stages = transformStages(cfg, this.o.transforms);
+      const transform = applyStages(stages);
       const converters = this.o.bus.needsBytes
         ? {
             key: converterFromConfig(cfg, 'key', this.workerConverterDefaults(), this.o.converters),
@@ -280,7 +281,7 @@ export class Worker {
         if (topics.length === 0 && !regex) throw ConfigError.fromFields([{ name: 'topics', message: 'A sink connector needs topics or topics.regex.' }]);
         t.runner = new SinkTaskRunner({
           connectorName: name, taskId: task, task: plugin.createTask(), taskConfig, bus: this.o.bus, topics,
-          topicsRegex: regex ? new RegExp(regex) : undefined, converters, transform: transform as never, errors, logger,
+          topicsRegex: regex ? new RegExp(regex) : undefined, converters, transform: transform as never, untransformed: stages.length === 0, errors, logger,
           metrics: this.o.metrics, status, offsetFlushIntervalMs: this.o.offsetFlushIntervalMs,
           flushMaxRecords: this.o.sinkFlushMaxRecords, maxPollRecords: sinkCfg['consumer.max.poll.records'] as number,
         });
