@@ -13,14 +13,17 @@
  * - ours: HttpSinkTask, driven through its API as the runtime drives it (put of 2,000 records,
  *   flush), timed over put and flush (records are built beforehand, 100,000 at a time, since the
  *   runtime hands them over built); the server must have counted every record. Values are
- *   objects, as JsonConverter hands them over (the sink serializes each), or, in the "bytes" row,
- *   the JSON bytes themselves, as ByteArrayConverter hands them over (nothing to serialize).
+ *   objects, as JsonConverter hands them over (the sink serializes each); in the "json" row, objects
+ *   with their JSON text beside them (`valueJson`), as JsonConverter with schemas.enable=false
+ *   hands them over when no transform runs; in the "bytes" row, the JSON bytes themselves, as
+ *   ByteArrayConverter hands them over (nothing to serialize).
  * - beside them, a plain node:http loop POSTing the same prebuilt body over the same number of
  *   keep-alive connections: what the server and connections take when the client does next to
  *   nothing (autocannon's own client work limits it below that with large bodies).
  * The ratio is ours / ceiling. Prints medians; never fails on a time.
  *   node bench/http-sink.ts     BENCH_RECORDS=1000000 BENCH_UNBATCHED_RECORDS=1000000 BENCH_RUNS=1
- *                               BENCH_CONCURRENCY=4 BENCH_BATCH=500 BENCH_MODES=batched,bytes,unbatched
+ *                               BENCH_CONCURRENCY=4 BENCH_BATCH=500 BENCH_MODES=batched,json,bytes,unbatched
+ *                               (also unbatched-json)
  *                               BENCH_CEILING_SECONDS=5 (how long autocannon runs)
  */
 import { spawn } from 'node:child_process';
@@ -36,7 +39,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 1);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
 const BATCH = Number(process.env.BENCH_BATCH ?? 500);
 const PUT_SIZE = 2000;
-const MODES = (process.env.BENCH_MODES ?? 'batched,bytes,unbatched').split(',');
+const MODES = (process.env.BENCH_MODES ?? 'batched,json,bytes,unbatched').split(',');
 const CEILING_SECONDS = Number(process.env.BENCH_CEILING_SECONDS ?? 5);
 
 type Autocannon = (opts: Record<string, unknown>) => Promise<{ requests: { total: number }; non2xx: number; errors: number }>;
@@ -60,12 +63,25 @@ function value(i: number): Record<string, unknown> {
   return { id: i, customer: `customer-${i % 10_000}`, amount: (i % 100_000) / 100, currency: 'EUR', status: i % 7 === 0 ? 'refunded' : 'paid', ts: 1_760_000_000_000 + i };
 }
 
-function records(from: number, count: number, bytes = false): SinkRecord[] {
+/**
+ * How values reach the sink: `object`, as JsonConverter hands them over with schemas.enable=true
+ * or after a transform (the sink serializes each); `bytes`, as ByteArrayConverter hands them over
+ * (the JSON bytes are the value); `json`, as JsonConverter with schemas.enable=false and no
+ * transform hands them over: the object as `value` and the JSON text read from Kafka as
+ * `valueJson` (here JSON.stringify's bytes, each its own buffer as a Kafka fetch slices them).
+ */
+type ValueKind = 'object' | 'bytes' | 'json';
+
+function records(from: number, count: number, kind: ValueKind = 'object'): SinkRecord[] {
   const out: SinkRecord[] = new Array(count);
   for (let k = 0; k < count; k++) {
     const i = from + k;
-    const v = bytes ? Buffer.from(JSON.stringify(value(i))) : value(i);
-    out[k] = { topic: 'orders', kafkaPartition: 0, kafkaOffset: i, originalTopic: 'orders', originalKafkaPartition: 0, originalKafkaOffset: i, key: null, value: v };
+    const base = { topic: 'orders', kafkaPartition: 0, kafkaOffset: i, originalTopic: 'orders', originalKafkaPartition: 0, originalKafkaOffset: i, key: null };
+    if (kind === 'bytes') out[k] = { ...base, value: Buffer.from(JSON.stringify(value(i))) };
+    else if (kind === 'json') {
+      const v = value(i);
+      out[k] = { ...base, value: v, valueJson: Buffer.from(JSON.stringify(v)) };
+    } else out[k] = { ...base, value: value(i) };
   }
   return out;
 }
@@ -97,7 +113,7 @@ async function reset(url: string): Promise<void> {
   await fetch(`${url}/reset`, { method: 'POST' });
 }
 
-async function ours(url: string, total: number, batched: boolean, bytes: boolean): Promise<number> {
+async function ours(url: string, total: number, batched: boolean, kind: ValueKind): Promise<number> {
   await reset(url);
   const task = new HttpSinkTask();
   await task.start(
@@ -108,7 +124,7 @@ async function ours(url: string, total: number, batched: boolean, bytes: boolean
   let ms = 0;
   for (let chunk = 0; chunk < total; chunk += 100_000) {
     const puts: SinkRecord[][] = [];
-    for (let i = chunk; i < Math.min(total, chunk + 100_000); i += PUT_SIZE) puts.push(records(i, Math.min(PUT_SIZE, total - i, chunk + 100_000 - i), bytes));
+    for (let i = chunk; i < Math.min(total, chunk + 100_000); i += PUT_SIZE) puts.push(records(i, Math.min(PUT_SIZE, total - i, chunk + 100_000 - i), kind));
     const start = performance.now();
     for (const batch of puts) await task.put(batch);
     await task.flush(new Map());
@@ -185,18 +201,20 @@ export async function run(): Promise<void> {
   try {
     const rows: Array<Record<string, string | number>> = [];
     const modes = ([
-      ['batched', 'batched (NDJSON), object values', true, N, false],
-      ['bytes', 'batched (NDJSON), byte values', true, N, true],
-      ['unbatched', 'unbatched, object values', false, N_SINGLE, false],
+      ['batched', 'batched (NDJSON), object values', true, N, 'object'],
+      ['json', 'batched (NDJSON), JSON values (value + valueJson)', true, N, 'json'],
+      ['bytes', 'batched (NDJSON), byte values', true, N, 'bytes'],
+      ['unbatched', 'unbatched, object values', false, N_SINGLE, 'object'],
+      ['unbatched-json', 'unbatched, JSON values (value + valueJson)', false, N_SINGLE, 'json'],
     ] as const).filter(([name, , , total]) => total > 0 && MODES.includes(name));
-    for (const [, mode, batched, total, bytes] of modes) {
+    for (const [, mode, batched, total, kind] of modes) {
       const c: number[] = [];
       const o: number[] = [];
       const plain: number[] = [];
       for (let r = 0; r < RUNS; r++) {
         plain.push(await plainLoop(url, total, batched));
         c.push(await ceiling(url, total, batched));
-        o.push(await ours(url, total, batched, bytes));
+        o.push(await ours(url, total, batched, kind));
         console.error(`  ${mode} run ${r + 1}: plain loop ${Math.round(plain[r])}, autocannon ${Math.round(c[r])}, http sink ${Math.round(o[r])} records/s (${((o[r] / c[r]) * 100).toFixed(0)}% of autocannon)`);
       }
       const ceil = median(c);
