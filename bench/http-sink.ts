@@ -25,6 +25,7 @@
  *                               BENCH_CONCURRENCY=4 BENCH_BATCH=500 BENCH_MODES=batched,json,bytes,unbatched
  *                               (also unbatched-json)
  *                               BENCH_CEILING_SECONDS=5 (how long autocannon runs)
+ *                               BENCH_SINK_ONLY=1 (the sink alone, no ratio: for node --cpu-prof)
  */
 import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
@@ -41,6 +42,8 @@ const BATCH = Number(process.env.BENCH_BATCH ?? 500);
 const PUT_SIZE = 2000;
 const MODES = (process.env.BENCH_MODES ?? 'batched,json,bytes,unbatched').split(',');
 const CEILING_SECONDS = Number(process.env.BENCH_CEILING_SECONDS ?? 5);
+/** Only the sink, no ceiling and no plain loop: for `node --cpu-prof`. */
+const SINK_ONLY = process.env.BENCH_SINK_ONLY === '1';
 
 type Autocannon = (opts: Record<string, unknown>) => Promise<{ requests: { total: number }; non2xx: number; errors: number }>;
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
@@ -212,18 +215,23 @@ export async function run(): Promise<void> {
       const o: number[] = [];
       const plain: number[] = [];
       for (let r = 0; r < RUNS; r++) {
+        if (SINK_ONLY) {
+          console.error(`  ${mode} run ${r + 1}: http sink ${Math.round(await ours(url, total, batched, kind))} records/s (no ceiling: BENCH_SINK_ONLY)`);
+          continue;
+        }
         plain.push(await plainLoop(url, total, batched));
         c.push(await ceiling(url, total, batched));
         o.push(await ours(url, total, batched, kind));
         console.error(`  ${mode} run ${r + 1}: plain loop ${Math.round(plain[r])}, autocannon ${Math.round(c[r])}, http sink ${Math.round(o[r])} records/s (${((o[r] / c[r]) * 100).toFixed(0)}% of autocannon)`);
       }
+      if (SINK_ONLY) continue;
       const ceil = median(c);
       const mine = median(o);
       // The figure is the ratio within each run (both measured minutes apart on a shared machine), then its median.
       const ratio = median(o.map((x, i) => x / c[i]));
       rows.push({ mode, records: total, 'plain loop records/s': Math.round(median(plain)), 'autocannon records/s': Math.round(ceil), 'http sink records/s': Math.round(mine), 'ours / autocannon': `${(ratio * 100).toFixed(0)}%` });
     }
-    printTable(`HTTP sink -> local server answering 200 (${CONCURRENCY} connections, batch ${BATCH}, ${RUNS} run(s), medians; ratio: median of the per-run ratios)`, rows);
+    if (rows.length > 0) printTable(`HTTP sink -> local server answering 200 (${CONCURRENCY} connections, batch ${BATCH}, ${RUNS} run(s), medians; ratio: median of the per-run ratios)`, rows);
   } finally {
     await stopChild(server);
   }

@@ -42,6 +42,7 @@ export class HttpSinkTask implements SinkTask {
   /** The headers of a request per content type, built once (they do not depend on the record). */
   private readonly headersByType = new Map<string, Record<string, string>>();
   private bucket: TokenBucket | null = null;
+  private framing!: Framing;
   /** The last put's records and which of them are done (sent, skipped or dead-lettered), for its retry. */
   private last: { records: SinkRecord[]; done: Uint8Array } | null = null;
   private readonly inflight = new Set<Promise<void>>();
@@ -63,6 +64,7 @@ export class HttpSinkTask implements SinkTask {
     const allowlist = new Allowlist(this.cfg['http.allowed.hosts']);
     this.client = new HttpClient({ maxSockets: this.cfg['http.max.concurrency'], allowlist });
     this.headers = buildHeaders(this.cfg);
+    this.framing = framing(this.cfg['batch.prefix'], this.cfg['batch.separator'], this.cfg['batch.suffix']);
     const rate = this.cfg['http.rate.limit'];
     this.bucket = rate > 0 ? new TokenBucket(rate, Math.max(1, rate)) : null;
     const redisUrl = this.cfg['redis.url'];
@@ -279,16 +281,17 @@ export class HttpSinkTask implements SinkTask {
   private request(url: string, records: SinkRecord[], index: number[]): Request {
     const explicit = this.cfg['http.headers.content.type'];
     if (!this.cfg['batching.enabled']) {
-      const v = records[0].value;
+      const r = records[0];
+      const v = r.value;
       const text = typeof v === 'string' || v instanceof Uint8Array;
-      const body = v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : bodyOf(v);
+      // The value's JSON as read from Kafka is its body as it is: no serializing it again.
+      const body = v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : !text && r.valueJson !== undefined && r.valueJson.length > 0 ? r.valueJson : bodyOf(v);
       return { url, records, index, body, contentType: explicit ?? (text ? 'text/plain; charset=utf-8' : 'application/json') };
     }
     if (this.cfg['batch.format'] === 'json-array') {
       return { url, records, index, body: jsonArrayOf(records), contentType: explicit ?? 'application/json' };
     }
-    const body = linesOf(records, this.cfg['batch.prefix'], this.cfg['batch.separator'], this.cfg['batch.suffix']);
-    return { url, records, index, body, contentType: explicit ?? 'application/x-ndjson' };
+    return { url, records, index, body: linesOf(records, this.framing), contentType: explicit ?? 'application/x-ndjson' };
   }
 
   private async sendWithRetries(req: Request, maxRetries = this.cfg['max.retries']): Promise<Outcome> {
@@ -395,21 +398,123 @@ function snippet(body: string): string {
 }
 
 /**
- * The bodies of a batch between prefix and suffix, joined by `separator`. Byte values (JSON
- * passed through with ByteArrayConverter) are copied once into a buffer of the exact size. Other
- * values: the fast path stringifies without a replacer and checks the joined text once for a
- * serialized Buffer, rather than each value (the check per value was a fifth of the sink's CPU in
- * the benchmark).
+ * How a batch body is framed: prefix, separator and suffix as bytes (encoded once per task), and
+ * the line-break bytes of the separator, which a record's JSON text copied as it is (valueJson)
+ * must not contain, or an NDJSON line would be split (JSON may be pretty-printed in Kafka).
  */
-function linesOf(records: SinkRecord[], prefix: string, separator: string, suffix: string): string | Buffer {
-  const bytes = bytesOf(records, prefix, separator, suffix);
-  if (bytes) return bytes;
+export interface Framing {
+  prefix: Buffer;
+  separator: Buffer;
+  suffix: Buffer;
+  /** 10 and/or 13 when the separator holds them: a valueJson holding one is serialized instead. */
+  breaks: number[];
+}
+
+export function framing(prefix: string, separator: string, suffix: string): Framing {
+  const breaks = [10, 13].filter((b) => separator.includes(String.fromCharCode(b)));
+  return { prefix: Buffer.from(prefix), separator: Buffer.from(separator), suffix: Buffer.from(suffix), breaks };
+}
+
+/** Where the separators of the last batch built went, reused from batch to batch. */
+let separatorAt = new Int32Array(1024);
+
+/**
+ * The bodies of a batch between prefix and suffix, joined by the separator. When every record has
+ * its body as bytes (a bytes value, as ByteArrayConverter hands it over, or the JSON text read from
+ * Kafka, `valueJson`, for a value sent as JSON), they are copied once into a buffer of the exact
+ * size, with no string in between. Otherwise the text path: values are stringified without a
+ * replacer and the joined text is checked once for a serialized Buffer, rather than each value (the
+ * check per value was a fifth of the sink's CPU in the benchmark).
+ */
+export function linesOf(records: SinkRecord[], f: Framing): string | Buffer {
+  return bytesOf(records, f) ?? textLinesOf(records, f);
+}
+
+/** A record's NDJSON body as bytes, when it has one: bytes values, or valueJson for values sent as JSON (not strings, sent as they are). */
+function rawLine(r: SinkRecord): Uint8Array | undefined {
+  const v = r.value;
+  if (v instanceof Uint8Array) return v;
+  if (typeof v === 'string') return undefined;
+  const j = r.valueJson;
+  return j !== undefined && j.length > 0 ? j : undefined;
+}
+
+/** When every record's body is bytes: prefix, bodies and separators copied into one buffer; else undefined. */
+function bytesOf(records: SinkRecord[], f: Framing): Buffer | undefined {
+  const n = records.length;
+  let size = 0;
+  for (let i = 0; i < n; i++) {
+    const b = rawLine(records[i]);
+    if (b === undefined) return undefined;
+    size += b.byteLength;
+  }
+  const { prefix, separator, suffix, breaks } = f;
+  const sepLength = separator.length;
+  const out = Buffer.allocUnsafe(prefix.length + size + sepLength * Math.max(0, n - 1) + suffix.length);
+  let at = prefix.copy(out, 0);
+  const start = at;
+  if (breaks.length === 0) {
+    for (let i = 0; i < n; i++) {
+      if (i > 0) {
+        if (sepLength === 1) out[at++] = separator[0];
+        else at += separator.copy(out, at);
+      }
+      const b = rawLine(records[i])!;
+      out.set(b, at);
+      at += b.byteLength;
+    }
+  } else {
+    // Separators go in as spaces first, so that one search of the whole batch tells whether any
+    // body holds a line break; then they are written where they belong.
+    if (separatorAt.length < n) separatorAt = new Int32Array(n * 2);
+    for (let i = 0; i < n; i++) {
+      if (i > 0) {
+        separatorAt[i] = at;
+        out.fill(32, at, at + sepLength);
+        at += sepLength;
+      }
+      const b = rawLine(records[i])!;
+      out.set(b, at);
+      at += b.byteLength;
+    }
+    const values = out.subarray(start, at);
+    for (const brk of breaks) {
+      // A body with a line break: bytes values are sent as they are, as ever; the others are serialized.
+      if (values.indexOf(brk) >= 0) return records.some((r) => r.valueJson !== undefined && !(r.value instanceof Uint8Array) && hasBreak(r.valueJson, breaks)) ? undefined : finishBytes(out, at, f, n);
+    }
+    for (let i = 1; i < n; i++) {
+      if (sepLength === 1) out[separatorAt[i]] = separator[0];
+      else separator.copy(out, separatorAt[i]);
+    }
+  }
+  suffix.copy(out, at);
+  return out;
+}
+
+/** The separators and suffix of a bytes batch built with space placeholders (a bytes value holds a line break). */
+function finishBytes(out: Buffer, at: number, f: Framing, n: number): Buffer {
+  for (let i = 1; i < n; i++) f.separator.copy(out, separatorAt[i]);
+  f.suffix.copy(out, at);
+  return out;
+}
+
+function hasBreak(b: Buffer, breaks: number[]): boolean {
+  for (const brk of breaks) if (b.indexOf(brk) >= 0) return true;
+  return false;
+}
+
+function textLinesOf(records: SinkRecord[], f: Framing): string {
+  const prefix = f.prefix.toString();
+  const separator = f.separator.toString();
+  const suffix = f.suffix.toString();
   const parts: string[] = new Array(records.length);
   let plain = true;
   for (let i = 0; i < records.length; i++) {
-    const v = records[i].value;
+    const r = records[i];
+    const v = r.value;
     if (typeof v === 'string') parts[i] = v;
     else if (v instanceof Uint8Array) parts[i] = Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8');
+    else if (r.valueJson !== undefined && r.valueJson.length > 0 && !hasBreak(r.valueJson, f.breaks)) parts[i] = r.valueJson.toString('utf8');
     else {
       let text: string | undefined;
       try {
@@ -428,31 +533,32 @@ function linesOf(records: SinkRecord[], prefix: string, separator: string, suffi
     const body = parts.join(separator);
     if (!body.includes('"type":"Buffer"')) return prefix + body + suffix;
   }
-  return prefix + records.map((r) => bodyOf(r.value)).join(separator) + suffix;
+  return prefix + records.map((r) => (r.valueJson !== undefined && r.valueJson.length > 0 && typeof r.value !== 'string' && !(r.value instanceof Uint8Array) && !hasBreak(r.valueJson, f.breaks) ? r.valueJson.toString('utf8') : bodyOf(r.value))).join(separator) + suffix;
 }
 
-/** When every value is bytes: prefix, values and separators copied into one buffer; else undefined. */
-function bytesOf(records: SinkRecord[], prefix: string, separator: string, suffix: string): Buffer | undefined {
+/** A JSON array of the values: their JSON text as read (valueJson) copied when every record has it, else serialized. */
+export function jsonArrayOf(records: SinkRecord[]): string | Buffer {
+  const n = records.length;
   let size = 0;
-  for (const r of records) {
-    if (!(r.value instanceof Uint8Array)) return undefined;
-    size += r.value.byteLength;
+  for (let i = 0; i < n; i++) {
+    const j = records[i].valueJson;
+    if (j === undefined || j.length === 0 || records[i].value instanceof Uint8Array) return serializedArrayOf(records);
+    size += j.length;
   }
-  const sep = Buffer.from(separator);
-  const pre = Buffer.from(prefix);
-  const suf = Buffer.from(suffix);
-  const out = Buffer.allocUnsafe(pre.length + size + sep.length * Math.max(0, records.length - 1) + suf.length);
-  let at = pre.copy(out, 0);
-  for (let i = 0; i < records.length; i++) {
-    if (i > 0) at += sep.copy(out, at);
-    out.set(records[i].value as Uint8Array, at);
-    at += (records[i].value as Uint8Array).byteLength;
+  const out = Buffer.allocUnsafe(size + Math.max(0, n - 1) + 2);
+  out[0] = 91; // [
+  let at = 1;
+  for (let i = 0; i < n; i++) {
+    if (i > 0) out[at++] = 44; // ,
+    const j = records[i].valueJson!;
+    out.set(j, at);
+    at += j.length;
   }
-  suf.copy(out, at);
+  out[at] = 93; // ]
   return out;
 }
 
-function jsonArrayOf(records: SinkRecord[]): string {
+function serializedArrayOf(records: SinkRecord[]): string {
   const values = records.map((r) => r.value);
   let body: string | undefined;
   try {
@@ -461,7 +567,7 @@ function jsonArrayOf(records: SinkRecord[]): string {
     // a bigint somewhere
   }
   if (body !== undefined && !body.includes('"type":"Buffer"')) return body;
-  return `[${values.map(jsonOf).join(',')}]`;
+  return `[${records.map((r) => (r.valueJson !== undefined && r.valueJson.length > 0 && !(r.value instanceof Uint8Array) ? r.valueJson.toString('utf8') : jsonOf(r.value))).join(',')}]`;
 }
 
 /** A record's body on its own: strings and bytes as they are, anything else as JSON. */

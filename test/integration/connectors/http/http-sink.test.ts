@@ -77,6 +77,53 @@ describe('HTTP sink against a real server', () => {
     expect(JSON.parse(s.requests[6].body)).toEqual([{ b: 'aGk=' }, 7]);
   });
 
+  it('sends the JSON text read from Kafka (valueJson) byte for byte, unbatched, as NDJSON and as a JSON array', async () => {
+    // Spacing, number formats and escapes JSON.stringify(value) would not reproduce: the server must
+    // get exactly these bytes, so a sink that ignored valueJson or copied it wrongly would fail here.
+    const texts = ['{ "n" : 1.50, "big": 12345678901234567890 }', '{"s":"caf\\u00e9 \u00e9","e":1e3}', '[1 ,2]', '7.0'];
+    const values = [{ n: 1.5, big: 12345678901234567000 }, { s: 'caf\u00e9 \u00e9', e: 1000 }, [1, 2], 7];
+    const json = (): SinkRecord[] => sinkRecords(values).map((r, i) => ({ ...r, valueJson: Buffer.from(texts[i]) }));
+    const s = await server();
+
+    const { task: one } = await task({ 'http.url': `${s.url}/one` });
+    await deliver(one, json());
+    expect(s.requests.map((r) => r.body)).toEqual(texts);
+    expect(s.requests.every((r) => r.headers['content-type'] === 'application/json')).toBe(true);
+
+    const { task: nd } = await task({ 'http.url': `${s.url}/nd`, 'batching.enabled': 'true', 'batch.max.size': '3' });
+    await deliver(nd, json());
+    expect(s.requests.slice(4).map((r) => r.body)).toEqual([texts.slice(0, 3).join('\n'), texts[3]]);
+
+    const { task: framed } = await task({ 'http.url': `${s.url}/framed`, 'batching.enabled': 'true', 'batch.prefix': '<', 'batch.separator': '||', 'batch.suffix': '>' });
+    await deliver(framed, json());
+    expect(s.requests[6].body).toBe(`<${texts.join('||')}>`);
+
+    const { task: arr } = await task({ 'http.url': `${s.url}/arr`, 'batching.enabled': 'true', 'batch.format': 'json-array' });
+    await deliver(arr, json());
+    expect(s.requests[7].body).toBe(`[${texts.join(',')}]`);
+    expect(JSON.parse(s.requests[7].body)).toEqual(values);
+  });
+
+  it('serializes a value whose JSON text spans lines rather than split an NDJSON line, and sends string values as text', async () => {
+    const s = await server();
+    const { task: nd } = await task({ 'http.url': `${s.url}/nd`, 'batching.enabled': 'true' });
+    const records = sinkRecords([{ a: 1 }, { b: 2 }, 'text', { c: 3 }]).map((r, i) => ({ ...r, valueJson: Buffer.from(['{ "a": 1 }', '{\n  "b": 2\n}', '"text"', '{"c" :3}'][i]) }));
+    await deliver(nd, records);
+    // The pretty-printed value is serialized; the others keep their bytes; a string is sent as it is, as without valueJson.
+    expect(s.requests.map((r) => r.body)).toEqual(['{ "a": 1 }\n{"b":2}\ntext\n{"c" :3}']);
+
+    // Only JSON values with line breaks in the batch: the same.
+    await deliver(nd, records.slice(0, 2));
+    expect(s.requests[1].body).toBe('{ "a": 1 }\n{"b":2}');
+    // A separator without a line break takes the text as it is.
+    const { task: comma } = await task({ 'http.url': `${s.url}/c`, 'batching.enabled': 'true', 'batch.separator': ',' });
+    await deliver(comma, records.slice(0, 2));
+    expect(s.requests[2].body).toBe('{ "a": 1 },{\n  "b": 2\n}');
+    // Byte values (ByteArrayConverter) are sent as they are, line breaks and all.
+    await deliver(nd, sinkRecords([Buffer.from('x\ny'), Buffer.from('z')]));
+    expect(s.requests[3].body).toBe('x\ny\nz');
+  });
+
   it('renders ${topic}, ${key}, ${value.x} and ${partition} per record, URL-encoded, and batches only equal URLs', async () => {
     const s = await server();
     const { task: t, ctx } = await task({ 'http.url': `${s.url}/t/\${topic}/k/\${key}?user=\${value.user.id}&p=\${partition}`, 'batching.enabled': 'true' });
