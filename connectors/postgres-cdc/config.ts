@@ -1,4 +1,4 @@
-import { defineConfig, listOf, nonEmpty, oneOf, range, regex } from '../../runtime/api/index.ts';
+import { custom, defineConfig, listOf, nonEmpty, oneOf, range, regex } from '../../runtime/api/index.ts';
 import type { TaskConfig } from '../../runtime/api/index.ts';
 
 export const SNAPSHOT_MODES = ['initial', 'never', 'no_data', 'initial_only', 'always', 'when_needed'] as const;
@@ -29,6 +29,21 @@ export const postgresCdcConfig = defineConfig({
   'snapshot.fetch.size': { type: 'int', default: 10240, doc: 'Rows per snapshot chunk: tables are cut into primary-key ranges (or heap page ranges without a key) of about this many rows, the unit of parallel reading and of resuming after a crash; SELECT reads also fetch this many rows per round trip.', importance: 'medium', group: 'Snapshot', validate: range(1) },
   'snapshot.max.threads': { type: 'int', default: 1, doc: 'Connections that read snapshot chunks in parallel, all in the same exported snapshot.', importance: 'medium', group: 'Snapshot', validate: range(1, 64) },
   'snapshot.read.method': { type: 'string', default: 'copy', doc: 'copy: read each chunk with COPY (SELECT ...) TO STDOUT (text format); select: with keyset-paginated SELECTs. Both give identical events.', importance: 'low', group: 'Snapshot', validate: oneOf(['copy', 'select']) },
+  'redis.url': {
+    type: 'password',
+    default: null,
+    doc: 'When set (e.g. `${env:TRIBUTARY_REDIS_URL}`) and tasks.max > 1, the initial snapshot\'s chunks become BullMQ jobs in Redis: task 0 keeps the slot, plans the chunks and streams afterwards, and tasks 1..tasks.max-1 (spread over the cluster\'s workers) read the chunks in task 0\'s exported snapshot. op r events of different chunks then interleave across tasks, and a chunk whose task dies is read again by another (at least once). Unset: the snapshot runs inside the one task (snapshot.max.threads connections).',
+    importance: 'medium',
+    group: 'Snapshot',
+    validate: custom<string>((v) => {
+      try {
+        const u = new URL(v);
+        return u.protocol === 'redis:' || u.protocol === 'rediss:' ? undefined : 'Expected a redis:// or rediss:// URL.';
+      } catch {
+        return 'Expected a redis:// or rediss:// URL.';
+      }
+    }, 'a redis:// URL'),
+  },
   'incremental.snapshot.chunk.size': { type: 'int', default: 1024, doc: 'Rows per chunk of an ad-hoc backfill (an execute-snapshot signal): each chunk is read in primary-key order between a low and a high watermark while streaming continues, and is the unit of resuming after a crash.', importance: 'medium', group: 'Snapshot', validate: range(1) },
   'heartbeat.interval.ms': { type: 'int', default: 0, doc: 'Emit a heartbeat record this often when idle so that the slot advances on quiet tables; 0 disables.', importance: 'medium', group: 'Heartbeat', validate: range(0) },
   'heartbeat.action.query': { type: 'string', default: null, doc: 'A statement to run on each heartbeat (e.g. an upsert into a heartbeat table), so that WAL is generated in the captured database.', importance: 'low', group: 'Heartbeat' },

@@ -2,7 +2,7 @@
  * Change events in Debezium's envelope: key and value schemas per table, rows from pgoutput
  * tuples or snapshot rows (both text), and the source block.
  */
-import type { FieldSchema, Schema } from '../../runtime/api/index.ts';
+import type { FieldSchema, JsonObject, Schema, SourceRecord } from '../../runtime/api/index.ts';
 import type { CatalogTable } from './catalog.ts';
 import { UNCHANGED_TOAST, type TupleValue } from './pgoutput.ts';
 import { DECIMAL, VARIABLE_SCALE_DECIMAL, mapType, type ColumnMapping, type TypeLookup } from './type-mapping.ts';
@@ -70,6 +70,30 @@ export interface SourceInfo {
   txId: number | null;
   lsn: number | null;
   xmin: null;
+}
+
+/** The source block of an event. */
+export function sourceInfo(opts: EventOptions, schema: string, table: string, commitUs: number, snapshot: string, xid: number | null, lsn: number | null): SourceInfo {
+  return {
+    version: CONNECTOR_VERSION, connector: 'postgresql', name: opts.prefix,
+    ts_ms: Math.floor(commitUs / 1000), snapshot, db: opts.db, sequence: null,
+    ts_us: commitUs, ts_ns: null,
+    schema, table, txId: xid, lsn, xmin: null,
+  };
+}
+
+/** The `op: r` record of a snapshot row, the same whichever task read it; `marker` is source.snapshot. */
+export function snapshotRecord(ev: TableEvents, row: string[], marker: string, now: number, opts: EventOptions, partition: JsonObject, offset: JsonObject): SourceRecord {
+  const after = ev.row(row as TupleValue[]);
+  return {
+    topic: ev.topic,
+    key: ev.key(after), keySchema: ev.keySchema,
+    value: { before: null, after, source: sourceInfo(opts, ev.schema, ev.table, now * 1000, marker, null, null), transaction: null, op: 'r', ts_ms: now, ts_us: now * 1000, ts_ns: null },
+    valueSchema: ev.valueSchema,
+    timestamp: now,
+    sourcePartition: partition,
+    sourceOffset: offset,
+  };
 }
 
 interface Column {

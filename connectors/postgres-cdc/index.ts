@@ -4,6 +4,7 @@ import type { ConnectorPlugin } from '../../runtime/api/index.ts';
 import { postgresCdcConfig, unsupportedKeys } from './config.ts';
 import { PostgresCdcConnector } from './postgres-cdc-connector.ts';
 import { PostgresCdcTask } from './postgres-cdc-task.ts';
+import { PostgresCdcRoleTask } from './role-task.ts';
 
 export const postgresCdcSource = defineSourceConnector({
   className: 'io.tributary.connect.postgres.PostgresCdcConnector',
@@ -14,12 +15,20 @@ export const postgresCdcSource = defineSourceConnector({
   validate: (config) => unsupportedKeys(config),
   async onDelete(config, logger) {
     const cfg = postgresCdcConfig.parse(config);
+    const redisUrl = cfg['redis.url'];
+    if (redisUrl && config.name) {
+      // The chunk jobs of a snapshot interrupted by the deletion (none once a snapshot finished).
+      const { SnapshotJobQueue } = await import('./chunk-queue.ts');
+      const queue = new SnapshotJobQueue(redisUrl, config.name, logger);
+      await queue.cleanup().catch((e: Error) => logger.warn({ err: e.message }, 'could not drop the snapshot chunk jobs'));
+      await queue.close().catch(() => {});
+    }
     if (!cfg['slot.drop.on.delete']) return;
     const { dropSlot } = await import('./connection.ts');
     await dropSlot(cfg, logger, 'slot.drop.on.delete');
   },
   createConnector: () => new PostgresCdcConnector(),
-  createTask: () => new PostgresCdcTask(),
+  createTask: () => new PostgresCdcRoleTask(),
 });
 
 export const plugins: ConnectorPlugin[] = [postgresCdcSource];

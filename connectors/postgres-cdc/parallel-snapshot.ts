@@ -57,13 +57,39 @@ export function parseResume(offset: JsonObject | null): SnapshotResume {
   return { done, chunks };
 }
 
-interface TableState {
+/** A table cut into chunks, with the chunks a stored offset says were delivered. */
+export interface PlannedTable {
   table: CatalogTable;
   name: string;
-  events: TableEvents;
   plan: Plan;
   count: number;
   done: Set<number>;
+}
+
+/**
+ * Plans each table (snapshot.ts), or takes the plan of a table in progress from the stored offset
+ * so that a resumed snapshot skips exactly the ranges it delivered.
+ */
+export async function planTables(catalog: pg.Client, tables: CatalogTable[], resume: SnapshotResume, chunkRows: number, logger: Logger): Promise<PlannedTable[]> {
+  const out: PlannedTable[] = [];
+  for (const t of tables) {
+    const name = tableName(t);
+    let prior: SnapshotResume['chunks'][string] | undefined = resume.chunks[name];
+    if (prior && prior.plan.kind === 'pages' && prior.plan.filenode !== 0 && prior.plan.filenode !== (await tableFilenode(catalog, t))) {
+      // The table was rewritten (VACUUM FULL, CLUSTER, ...): page ranges no longer mean the same rows.
+      logger.warn({ table: name }, 'snapshot resume: the table was rewritten since the crash; reading it again from the start');
+      prior = undefined;
+    }
+    const plan = prior?.plan ?? (await planTable(catalog, t, chunkRows));
+    const count = chunkCount(plan);
+    const done = new Set([...(prior?.done ?? [])].filter((i) => i < count));
+    out.push({ table: t, name, plan, count, done });
+  }
+  return out;
+}
+
+interface TableState extends PlannedTable {
+  events: TableEvents;
   remaining: number;
   emitted: number;
 }
@@ -90,7 +116,8 @@ export class ParallelSnapshot {
   readonly catalog: pg.Client;
   private readonly cfg: PostgresCdcConfig;
   private readonly logger: Logger;
-  private readonly snapshotName: string;
+  /** The snapshot every connection imports (the slot's exported one, or connection 0's). */
+  readonly snapshotName: string;
   private readonly clients: pg.Client[];
   private readonly method: ReadMethod;
 
@@ -148,19 +175,9 @@ export class ParallelSnapshot {
     this.first = o.first;
     this.make = o.record;
     this.doneTables = [...o.resume.done];
-    const chunkRows = this.cfg['snapshot.fetch.size'];
-    for (const t of o.tables) {
-      const name = tableName(t);
-      let prior: SnapshotResume['chunks'][string] | undefined = o.resume.chunks[name];
-      if (prior && prior.plan.kind === 'pages' && prior.plan.filenode !== 0 && prior.plan.filenode !== (await tableFilenode(this.catalog, t))) {
-        // The table was rewritten (VACUUM FULL, CLUSTER, ...): page ranges no longer mean the same rows.
-        this.logger.warn({ table: name }, 'snapshot resume: the table was rewritten since the crash; reading it again from the start');
-        prior = undefined;
-      }
-      const plan = prior?.plan ?? (await planTable(this.catalog, t, chunkRows));
-      const count = chunkCount(plan);
-      const done = new Set([...(prior?.done ?? [])].filter((i) => i < count));
-      const state: TableState = { table: t, name, events: o.events(t), plan, count, done, remaining: count - done.size, emitted: 0 };
+    for (const p of await planTables(this.catalog, o.tables, o.resume, this.cfg['snapshot.fetch.size'], this.logger)) {
+      const { table: t, count, done } = p;
+      const state: TableState = { ...p, events: o.events(t), remaining: count - done.size, emitted: 0 };
       this.states.push(state);
       this.chunksTotal += count;
       this.chunksDone += done.size;

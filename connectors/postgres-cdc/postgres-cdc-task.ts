@@ -6,7 +6,7 @@ import { TableFilter, describeTable, listTables, loadTypes, tableName } from './
 import type { CatalogTable } from './catalog.ts';
 import { postgresCdcConfig, type PostgresCdcConfig } from './config.ts';
 import { TEXT_TYPES, classify, connect, dropSlot, quoteIdent } from './connection.ts';
-import { CONNECTOR_VERSION, TableEvents, type EventOptions, type SourceInfo } from './events.ts';
+import { TableEvents, snapshotRecord, sourceInfo, type EventOptions, type SourceInfo } from './events.ts';
 import { formatLsn, parseLsn } from './lsn.ts';
 import { decodePgOutput, pgTimeToUnixMicros, type TupleValue } from './pgoutput.ts';
 import {
@@ -14,6 +14,9 @@ import {
 } from './records.ts';
 import { ReplicationStream, type WalMessage } from './replication.ts';
 import { ParallelSnapshot, parseResume } from './parallel-snapshot.ts';
+// BullMQ (and ioredis) load only when this task coordinates chunk jobs (redis.url with tasks.max > 1).
+import type { ChunkJobCoordinator } from './chunk-coordinator.ts';
+import { taskRole } from './chunk-jobs.ts';
 import { needsLookup, type TypeInfo } from './type-mapping.ts';
 
 type Phase = 'init' | 'snapshot' | 'stream' | 'idle';
@@ -78,6 +81,12 @@ export class PostgresCdcTask implements SourceTask {
   private lastHeartbeatAt = 0;
   private snapshot: ParallelSnapshot | undefined;
   private snapshotLsn = 0;
+  /** Task 0 with chunk workers: the snapshot's chunks are jobs others read (chunk-jobs.ts). */
+  private chunkJobs = false;
+  private jobs: ChunkJobCoordinator | undefined;
+  private jobsAnnounced = false;
+  /** A finished run whose jobs are dropped once the snapshot's end is committed. */
+  private jobsCleanup: ChunkJobCoordinator | undefined;
   private streamed = 0;
 
   /** The backfill running (from signals or the stored offset), its chunk between watermarks, signals not yet applied. */
@@ -109,6 +118,7 @@ export class PostgresCdcTask implements SourceTask {
     this.skipped = new Set(cfg['skipped.operations'].filter((o) => o !== 'none'));
     this.messageInclude = (cfg['message.prefix.include.list'] ?? []).map((p) => new RegExp(`^(?:${p})$`));
     this.messageExclude = (cfg['message.prefix.exclude.list'] ?? []).map((p) => new RegExp(`^(?:${p})$`));
+    this.chunkJobs = taskRole(config) === 'main' && cfg['redis.url'] !== null;
     this.resumeFrom = await context.offsetStorageReader.offset(this.partition);
     if (this.resumeFrom?.snapshot !== true) this.backfill = Backfill.fromOffset(this.resumeFrom);
     this.logger.info({ partition: this.partition, offset: this.resumeFrom }, 'postgres-cdc task starting');
@@ -142,6 +152,11 @@ export class PostgresCdcTask implements SourceTask {
       if (partition.server !== this.cfg['topic.prefix']) continue;
       this.lastCommittedKey = offsetKey(offset);
       if (offset.snapshot === true) continue;
+      if (this.jobsCleanup) {
+        const done = this.jobsCleanup;
+        this.jobsCleanup = undefined;
+        void done.cleanup().catch((e: Error) => this.logger.warn({ err: e.message }, 'could not drop the finished snapshot chunk jobs')).finally(() => done.close());
+      }
       const lsn = typeof offset.lsn === 'number' ? offset.lsn : null;
       if (lsn !== null && lsn > this.confirmed) {
         this.confirmed = lsn;
@@ -459,7 +474,9 @@ export class PostgresCdcTask implements SourceTask {
 
 
   private async teardown(): Promise<void> {
-    const { repl, query, snapshot } = this;
+    const { repl, query, snapshot, jobs } = this;
+    this.jobs = undefined;
+    this.jobsAnnounced = false;
     this.repl = undefined;
     this.query = undefined;
     this.snapClient = undefined;
@@ -470,6 +487,7 @@ export class PostgresCdcTask implements SourceTask {
     this.relations.clear();
     await repl?.close().catch(() => {});
     await snapshot?.close().catch(() => {});
+    await jobs?.close().catch(() => {});
     await query?.end().catch(() => {});
   }
 
@@ -494,28 +512,83 @@ export class PostgresCdcTask implements SourceTask {
       if (t) tables.push(t);
     }
     await this.ensureTypes(tables.flatMap((t) => t.columns.map((c) => c.typeOid)));
+    if (this.chunkJobs) {
+      const { ChunkJobCoordinator } = await import('./chunk-coordinator.ts');
+      this.jobs = await ChunkJobCoordinator.start({
+        redisUrl: this.cfg['redis.url']!, connector: this.context.connectorName, logger: this.logger,
+        catalog: client, snapshot: snap.snapshotName, tables, stored: resume, resume: point, lsn, chunkRows: this.cfg['snapshot.fetch.size'],
+      });
+      this.jobsAnnounced = false;
+      this.phase = 'snapshot';
+      this.logger.info({ tables: tables.length, resumed: resume !== null, exported: exported !== null, run: this.jobs.run, generation: this.jobs.generation }, 'snapshot starting as chunk jobs');
+      this.context.reportProgress(this.jobs.progress());
+      return;
+    }
     await snap.start({
       tables, resume: point, lsn, first: resume === null,
       events: (t) => new TableEvents({ schema: t.schema, table: t.table, columns: t.columns }, t, this.lookup, this.opts),
-      record: (ev, row, marker, now) => {
-        const after = ev.row(row as TupleValue[]);
-        return {
-          topic: ev.topic,
-          key: ev.key(after), keySchema: ev.keySchema,
-          value: { before: null, after, source: this.source(ev, now * 1000, marker, null, null, null), transaction: null, op: 'r', ts_ms: now, ts_us: now * 1000, ts_ns: null },
-          valueSchema: ev.valueSchema,
-          timestamp: now,
-          sourcePartition: this.partition,
-          sourceOffset: NO_OFFSET,
-        };
-      },
+      record: (ev, row, marker, now) => snapshotRecord(ev, row, marker, now, this.opts, this.partition, NO_OFFSET),
     });
     this.phase = 'snapshot';
     this.logger.info({ tables: tables.length, resumed: resume !== null, exported: exported !== null }, 'snapshot starting');
     this.context.reportProgress(snap.progress());
   }
 
+  /**
+   * Task 0 while chunk workers read the snapshot: it emits no rows, so heartbeat records carry its
+   * offset (Debezium's heartbeats exist for exactly that): first the run in progress, so that a
+   * restart continues it; at the end `{lsn}`, so that a restart does not redo it.
+   */
+  private async pollJobSnapshot(signal: AbortSignal): Promise<SourceRecord[]> {
+    const jobs = this.jobs!;
+    if (!this.jobsAnnounced) {
+      this.jobsAnnounced = true;
+      this.lastEmitted = jobs.inProgressOffset;
+      return [this.heartbeatRecord(jobs.inProgressOffset)];
+    }
+    await sleep(this.cfg['poll.interval.ms'], signal);
+    if (signal.aborted) return [];
+    const finished = await jobs.refresh();
+    const progress = jobs.progress();
+    this.context.reportProgress(progress);
+    if (!finished) return [];
+    const snap = this.snapshot!;
+    this.jobs = undefined;
+    this.snapshot = undefined;
+    this.snapClient = undefined;
+    await snap.close();
+    const rows = await jobs.rowsByTask().catch(() => ({}));
+    const total = Object.values(rows).reduce((a, b) => a + b, 0);
+    this.logger.info({ chunks: progress.snapshotChunksTotal, rows: total, rowsByTask: rows, run: jobs.run }, 'snapshot done (chunk jobs)');
+    this.context.reportProgress({ ...progress, phase: this.cfg['snapshot.mode'] === 'initial_only' ? 'snapshot-only done' : 'streaming', snapshotRowsDone: total, snapshotRowsEstimated: total, snapshotCompleted: true });
+    this.jobsCleanup = jobs;
+    const done = this.heartbeatRecord({ lsn: this.snapshotLsn });
+    this.lastEmitted = done.sourceOffset;
+    if (this.cfg['snapshot.mode'] === 'initial_only') {
+      await this.repl?.close();
+      this.repl = undefined;
+      this.phase = 'idle';
+      return [done];
+    }
+    this.lastCompleteLsn = this.snapshotLsn;
+    await this.startStreaming(null, this.snapshotLsn);
+    return [done];
+  }
+
+  private heartbeatRecord(offset: JsonObject): SourceRecord {
+    const now = Date.now();
+    return {
+      topic: `${this.cfg['topic.heartbeat.prefix']}.${this.opts.prefix}`,
+      key: { serverName: this.opts.prefix }, keySchema: HEARTBEAT_KEY_SCHEMA,
+      value: { ts_ms: now }, valueSchema: HEARTBEAT_VALUE_SCHEMA,
+      timestamp: now,
+      sourcePartition: this.partition,
+      sourceOffset: offset,
+    };
+  }
+
   private async pollSnapshot(signal: AbortSignal): Promise<SourceRecord[]> {
+    if (this.jobs) return this.pollJobSnapshot(signal);
     const snap = this.snapshot!;
     const out = await snap.take(this.cfg['max.batch.size'], this.cfg['poll.interval.ms'], signal);
     if (out.length > 0) {
@@ -799,12 +872,7 @@ export class PostgresCdcTask implements SourceTask {
   }
 
   private sourceFor(schema: string, table: string, commitUs: number, snapshot: string, xid: number | null, lsn: number | null): SourceInfo {
-    return {
-      version: CONNECTOR_VERSION, connector: 'postgresql', name: this.opts.prefix,
-      ts_ms: Math.floor(commitUs / 1000), snapshot, db: this.opts.db, sequence: null,
-      ts_us: commitUs, ts_ns: null,
-      schema, table, txId: xid, lsn, xmin: null,
-    };
+    return sourceInfo(this.opts, schema, table, commitUs, snapshot, xid, lsn);
   }
 
   private txRecord(tx: Tx, status: 'BEGIN' | 'END', offset: JsonObject): SourceRecord {
