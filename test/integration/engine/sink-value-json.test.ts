@@ -36,7 +36,7 @@ afterAll(async () => {
 /** Runs a sink over the topic until it has every record, and returns what put() saw. */
 async function deliver(schemasEnable: boolean, transformed: boolean): Promise<SinkRecord[]> {
   const seen: SinkRecord[] = [];
-  const task: SinkTask = { start() {}, put(records) { seen.push(...records); }, flush() {}, stop() {} };
+  const task: SinkTask = { async start() {}, async put(records) { seen.push(...records); }, async flush() {}, async stop() {} };
   const metrics = new WorkerMetrics();
   const runner = new SinkTaskRunner({
     connectorName: uniqueName('sink'), taskId: 0, task, taskConfig: {}, bus, topics: [topic],
@@ -50,7 +50,7 @@ async function deliver(schemasEnable: boolean, transformed: boolean): Promise<Si
   });
   await runner.start();
   try {
-    await eventually(() => (seen.length >= (schemasEnable ? 1 : texts.length) ? true : null), 30_000, 'records delivered to put()');
+    await eventually(async () => (seen.length >= (schemasEnable ? 1 : texts.length) ? true : null), 30_000, 'records delivered to put()');
   } finally {
     await runner.stop();
   }
