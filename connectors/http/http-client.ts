@@ -1,10 +1,13 @@
 /**
- * One HTTP request over node:http(s) with a keep-alive agent, a deadline covering the whole
- * exchange, and the response body (bounded) as text. Network failures reject with the socket's
- * error code (ECONNREFUSED, ECONNRESET, ...) or ETIMEDOUT for the deadline.
+ * One HTTP request over undici's Agent (a keep-alive pool of connections per origin, one request
+ * per connection at a time) through its low-level dispatch API: no stream or promise per request
+ * inside the client, the body written as it is (a Buffer is not copied). A deadline covers the
+ * whole exchange, from waiting for a connection to the end of the response; the response body
+ * (bounded) comes back as text. Network failures reject with the socket's error code
+ * (ECONNREFUSED, ECONNRESET, ...) or ETIMEDOUT for the deadline.
  */
-import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { Agent, type Dispatcher } from 'undici';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Allowlist } from './allowlist.ts';
 
 export interface HttpResponse {
@@ -35,76 +38,140 @@ export class NetworkError extends Error {
   }
 }
 
+/** A URL taken apart once: what dispatch needs, or why it cannot be called. */
+type Target = { origin: string; path: string } | { error: NetworkError };
+
+/** undici's codes for what node:http reported with the socket's. */
+const CODES: Record<string, string> = {
+  UND_ERR_SOCKET: 'ECONNRESET',
+  UND_ERR_CLOSED: 'ECONNRESET',
+  UND_ERR_CONNECT_TIMEOUT: 'ETIMEDOUT',
+  UND_ERR_HEADERS_TIMEOUT: 'ETIMEDOUT',
+  UND_ERR_BODY_TIMEOUT: 'ETIMEDOUT',
+};
+
 export class HttpClient {
-  private readonly httpAgent: HttpAgent;
-  private readonly httpsAgent: HttpsAgent;
+  private readonly agent: Agent;
   private readonly allowlist: Allowlist | undefined;
+  /** Parsed URLs (sinks call one URL, or a few per template), bounded. */
+  private readonly targets = new Map<string, Target>();
 
   constructor(options: { maxSockets: number; allowlist?: Allowlist }) {
     this.allowlist = options.allowlist && !options.allowlist.isEmpty ? options.allowlist : undefined;
-    const common = { keepAlive: true, maxSockets: options.maxSockets, ...(this.allowlist ? { lookup: this.allowlist.lookup } : {}) };
-    this.httpAgent = new HttpAgent(common);
-    this.httpsAgent = new HttpsAgent(common);
-  }
-
-  send(call: HttpCall): Promise<HttpResponse> {
-    return new Promise((resolve, reject) => {
-      let url: URL;
-      try {
-        url = new URL(call.url);
-      } catch {
-        reject(new NetworkError(`Not a valid URL: ${redactUrl(call.url)}`, 'EINVALIDURL'));
-        return;
-      }
-      if (this.allowlist && this.allowlist.precheck(url.hostname) === false) {
-        reject(new NetworkError(`${url.hostname} is not in http.allowed.hosts; refusing to call it`, 'EHOSTNOTALLOWED'));
-        return;
-      }
-      const https = url.protocol === 'https:';
-      const req = (https ? httpsRequest : httpRequest)(url, {
-        method: call.method,
-        headers: call.headers,
-        agent: https ? this.httpsAgent : this.httpAgent,
-      });
-      const max = call.maxBodyBytes ?? 64 * 1024;
-      let settled = false;
-      const finish = (err: Error | null, res?: HttpResponse): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        call.signal?.removeEventListener('abort', onAbort);
-        if (err) reject(err);
-        else resolve(res!);
-      };
-      const timer = setTimeout(() => {
-        req.destroy(new NetworkError(`No complete response within ${call.timeoutMs} ms`, 'ETIMEDOUT'));
-      }, call.timeoutMs);
-      const onAbort = (): void => {
-        req.destroy(new NetworkError('The request was aborted (the task is stopping)', 'EABORTED'));
-      };
-      call.signal?.addEventListener('abort', onAbort, { once: true });
-      req.on('error', (e: NodeJS.ErrnoException) => {
-        finish(e instanceof NetworkError ? e : new NetworkError(e.message, e.code ?? 'ENETWORK', { cause: e }));
-      });
-      req.on('response', (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        let truncated = false;
-        res.on('data', (c: Buffer) => {
-          if (size < max) chunks.push(size + c.length > max ? c.subarray(0, max - size) : c);
-          if (size + c.length > max) truncated = true;
-          size += c.length;
-        });
-        res.on('end', () => finish(null, { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), truncated }));
-        res.on('error', (e: NodeJS.ErrnoException) => finish(new NetworkError(e.message, e.code ?? 'ECONNRESET', { cause: e })));
-      });
-      req.end(call.body);
+    this.agent = new Agent({
+      connections: options.maxSockets,
+      // The call's own deadline covers connecting, headers and body, as with node:http.
+      connectTimeout: 0,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      // Names are resolved by the allowlist's lookup, which refuses addresses outside it at connect time.
+      ...(this.allowlist ? { connect: { lookup: this.allowlist.lookup } } : {}),
     });
   }
 
+  send(call: HttpCall): Promise<HttpResponse> {
+    const target = this.target(call.url);
+    if ('error' in target) return Promise.reject(target.error);
+    return new Promise((resolve, reject) => {
+      this.agent.dispatch({ origin: target.origin, path: target.path, method: call.method as Dispatcher.HttpMethod, headers: call.headers as Record<string, string>, body: call.body ?? null }, new Exchange(call, resolve, reject));
+    });
+  }
+
+  private target(url: string): Target {
+    let t = this.targets.get(url);
+    if (t) return t;
+    try {
+      const u = new URL(url);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(u.protocol);
+      t = this.allowlist && this.allowlist.precheck(u.hostname) === false ? { error: new NetworkError(`${u.hostname} is not in http.allowed.hosts; refusing to call it`, 'EHOSTNOTALLOWED') } : { origin: u.origin, path: u.pathname + u.search };
+    } catch {
+      t = { error: new NetworkError(`Not a valid URL: ${redactUrl(url)}`, 'EINVALIDURL') };
+    }
+    if (this.targets.size >= 1000) this.targets.clear();
+    this.targets.set(url, t);
+    return t;
+  }
+
   close(): void {
-    this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+    this.agent.destroy().catch(() => {});
+  }
+}
+
+/** One request's handler: its deadline, its abort, the response as it comes. */
+class Exchange implements Dispatcher.DispatchHandler {
+  private readonly call: HttpCall;
+  private readonly resolve: (res: HttpResponse) => void;
+  private readonly reject: (err: Error) => void;
+  private readonly max: number;
+  private readonly timer: NodeJS.Timeout;
+  private controller: Dispatcher.DispatchController | null = null;
+  private settled = false;
+  /** Why the request was ended before undici started it (it waited for a connection). */
+  private ended: NetworkError | null = null;
+  private status = 0;
+  private headers: IncomingHttpHeaders = {};
+  private chunks: Buffer[] = [];
+  private size = 0;
+
+  constructor(call: HttpCall, resolve: (res: HttpResponse) => void, reject: (err: Error) => void) {
+    this.call = call;
+    this.resolve = resolve;
+    this.reject = reject;
+    this.max = call.maxBodyBytes ?? 64 * 1024;
+    this.timer = setTimeout(this.onTimeout, call.timeoutMs);
+    if (call.signal) {
+      if (call.signal.aborted) this.onAbort();
+      else call.signal.addEventListener('abort', this.onAbort, { once: true });
+    }
+  }
+
+  private readonly onTimeout = (): void => this.end(new NetworkError(`No complete response within ${this.call.timeoutMs} ms`, 'ETIMEDOUT'));
+
+  private readonly onAbort = (): void => this.end(new NetworkError('The request was aborted (the task is stopping)', 'EABORTED'));
+
+  /** Ends the exchange from our side: aborts the request if undici has started it, and rejects now. */
+  private end(err: NetworkError): void {
+    if (this.settled) return;
+    if (this.controller) this.controller.abort(err);
+    else this.ended = err;
+    this.finish(err);
+  }
+
+  private finish(err: Error | null, res?: HttpResponse): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.call.signal?.removeEventListener('abort', this.onAbort);
+    if (err) this.reject(err);
+    else this.resolve(res!);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.ended) controller.abort(this.ended);
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    this.status = statusCode;
+    this.headers = headers;
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const { size, max } = this;
+    if (size < max) this.chunks.push(size + chunk.length > max ? chunk.subarray(0, max - size) : chunk);
+    this.size = size + chunk.length;
+  }
+
+  onResponseEnd(): void {
+    const body = this.chunks.length === 0 ? '' : this.chunks.length === 1 ? this.chunks[0].toString('utf8') : Buffer.concat(this.chunks).toString('utf8');
+    this.finish(null, { status: this.status, headers: this.headers, body, truncated: this.size > this.max });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, e: Error): void {
+    if (e instanceof NetworkError) return this.finish(e);
+    const raw = (e as NodeJS.ErrnoException).code;
+    const code = (raw && CODES[raw]) ?? raw ?? 'ENETWORK';
+    this.finish(new NetworkError(e.message, code, { cause: e }));
   }
 }
 

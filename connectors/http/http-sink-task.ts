@@ -14,11 +14,21 @@ type SinkConfig = ReturnType<typeof httpSinkConfig.parse>;
 interface Request {
   url: string;
   records: SinkRecord[];
-  /** Positions of the records in the put's array. */
-  index: number[];
+  /** Positions of the records in the put's array: a list, or the first of consecutive ones. */
+  index: number[] | number;
   body: string | Buffer;
   contentType: string;
 }
+
+/** Records that go in one request, before its body is built. */
+interface Group {
+  url: string;
+  records: SinkRecord[];
+  /** Positions of the records in the put's array: a list, or the first of consecutive ones. */
+  index: number[] | number;
+}
+
+const OK = { ok: true } as const;
 
 type Outcome = { ok: true } | { ok: false; rejected: HttpResponse } | { ok: false; retriable: string; retryAfterMs?: number };
 
@@ -46,6 +56,8 @@ export class HttpSinkTask implements SinkTask {
   /** The last put's records and which of them are done (sent, skipped or dead-lettered), for its retry. */
   private last: { records: SinkRecord[]; done: Uint8Array } | null = null;
   private readonly inflight = new Set<Promise<void>>();
+  /** Who waits for a request to end (a free slot). */
+  private readonly waiters: Array<() => void> = [];
   /** Requests whose retries in the task are spent, to send again after the runtime's backoff. */
   private failed: Request[] = [];
   private failureReported = false;
@@ -91,15 +103,19 @@ export class HttpSinkTask implements SinkTask {
     await this.settleBacklog();
     const done = this.last?.records === records ? this.last.done : new Uint8Array(records.length);
     this.last = { records, done };
-    const requests = await this.plan(records, done);
+    const groups = await this.plan(records, done);
     const signal = this.context.signal;
-    for (const req of requests) {
+    for (const group of groups) {
+      // Each body is built while the requests before it are in flight, and goes out as soon as a
+      // connection is free: the connections do not wait for the whole put to be serialized.
+      const req = this.request(group.url, group.records, group.index);
       await this.slot();
       // A request failed meanwhile: stop here so that, at concurrency 1, nothing overtakes it.
       if (this.failed.length > 0) this.throwFailure();
       if (signal.aborted) throw new RetriableError('The task is stopping; records not yet sent will be delivered again');
       // From here the request is in flight: a retry of this put must not send it again.
-      for (const i of req.index) done[i] = 1;
+      if (typeof req.index === 'number') done.fill(1, req.index, req.index + req.records.length);
+      else for (const i of req.index) done[i] = 1;
       this.launch(req);
     }
     this.last = null;
@@ -107,7 +123,7 @@ export class HttpSinkTask implements SinkTask {
 
   /** Waits until fewer than http.max.concurrency requests are in flight. */
   private async slot(): Promise<void> {
-    while (this.inflight.size >= this.cfg['http.max.concurrency']) await Promise.race(this.inflight);
+    while (this.inflight.size >= this.cfg['http.max.concurrency']) await new Promise<void>((resolve) => this.waiters.push(resolve));
   }
 
   private launch(req: Request): void {
@@ -129,7 +145,11 @@ export class HttpSinkTask implements SinkTask {
       }
     }).catch((e: unknown) => this.fail(req, `sending failed: ${(e as Error).message ?? String(e)}`));
     this.inflight.add(p);
-    void p.finally(() => this.inflight.delete(p));
+    void p.finally(() => {
+      this.inflight.delete(p);
+      // Whoever waits for a free connection goes on.
+      for (const w of this.waiters.splice(0)) w();
+    });
   }
 
   private fail(req: Request, message: string, retryAfterMs?: number): void {
@@ -217,15 +237,15 @@ export class HttpSinkTask implements SinkTask {
     for (const r of job.records) await this.context.reportError(asSinkRecord(r), new DataError(reason));
   }
 
-  /** Requests for the records not yet delivered, in record order (batched by equal URL). */
-  private async plan(records: SinkRecord[], done: Uint8Array): Promise<Request[]> {
+  /** The requests' records for those not yet delivered, in record order (batched by equal URL). */
+  private async plan(records: SinkRecord[], done: Uint8Array): Promise<Group[]> {
     const batching = this.cfg['batching.enabled'];
     const max = batching ? this.cfg['batch.max.size'] : 1;
     if (this.template.isStatic) return this.planStatic(records, done, max);
     const open = new Map<string, { records: SinkRecord[]; index: number[] }>();
-    const out: Request[] = [];
+    const out: Group[] = [];
     const close = (url: string, group: { records: SinkRecord[]; index: number[] }): void => {
-      out.push(this.request(url, group.records, group.index));
+      out.push({ url, records: group.records, index: group.index });
       open.delete(url);
     };
     for (let i = 0; i < records.length; i++) {
@@ -254,12 +274,25 @@ export class HttpSinkTask implements SinkTask {
   }
 
   /** One URL for every record: consecutive records in batches of `max`, no template to render. */
-  private planStatic(records: SinkRecord[], done: Uint8Array, max: number): Request[] {
+  private planStatic(records: SinkRecord[], done: Uint8Array, max: number): Group[] {
     const url = this.template.source;
-    const out: Request[] = [];
+    const out: Group[] = [];
+    const n = records.length;
+    let gaps = false;
+    for (let i = 0; i < n; i++) {
+      if (done[i] || records[i].value === null || records[i].value === undefined) {
+        gaps = true;
+        break;
+      }
+    }
+    if (!gaps) {
+      // Every record goes out (the common case): slices of the put, positions as a range.
+      for (let i = 0; i < n; i += max) out.push({ url, records: records.slice(i, i + max), index: i });
+      return out;
+    }
     let group: SinkRecord[] = [];
     let index: number[] = [];
-    for (let i = 0; i < records.length; i++) {
+    for (let i = 0; i < n; i++) {
       if (done[i]) continue;
       const r = records[i];
       if (r.value === null || r.value === undefined) {
@@ -269,16 +302,16 @@ export class HttpSinkTask implements SinkTask {
       group.push(r);
       index.push(i);
       if (group.length >= max) {
-        out.push(this.request(url, group, index));
+        out.push({ url, records: group, index });
         group = [];
         index = [];
       }
     }
-    if (group.length > 0) out.push(this.request(url, group, index));
+    if (group.length > 0) out.push({ url, records: group, index });
     return out;
   }
 
-  private request(url: string, records: SinkRecord[], index: number[]): Request {
+  private request(url: string, records: SinkRecord[], index: number[] | number): Request {
     const explicit = this.cfg['http.headers.content.type'];
     if (!this.cfg['batching.enabled']) {
       const r = records[0];
@@ -296,7 +329,9 @@ export class HttpSinkTask implements SinkTask {
 
   private async sendWithRetries(req: Request, maxRetries = this.cfg['max.retries']): Promise<Outcome> {
     const signal = this.context.signal;
-    const target = `${this.cfg['http.method']} ${redactUrl(req.url)}`;
+    const method = this.cfg['http.method'];
+    const headers = this.headersFor(req.contentType);
+    const timeoutMs = this.cfg['http.timeout'] * 1000;
     for (let attempt = 0; ; attempt++) {
       const waiting = this.rateLimit(signal);
       if (waiting) await waiting;
@@ -304,31 +339,23 @@ export class HttpSinkTask implements SinkTask {
       let retryAfterMs: number | undefined;
       try {
         this.stats.requests++;
-        const res = await this.client.send({
-          url: req.url,
-          method: this.cfg['http.method'],
-          headers: this.headersFor(req.contentType),
-          body: req.body,
-          timeoutMs: this.cfg['http.timeout'] * 1000,
-          maxBodyBytes: 4096,
-          signal,
-        });
-        if (res.status >= 200 && res.status < 300) return { ok: true };
+        const res = await this.client.send({ url: req.url, method, headers, body: req.body, timeoutMs, maxBodyBytes: 4096, signal });
+        if (res.status >= 200 && res.status < 300) return OK;
         if (res.status !== 408 && res.status !== 429 && res.status < 500) return { ok: false, rejected: res };
         retryAfterMs = parseRetryAfter(res.headers['retry-after']);
-        reason = `${target} answered ${res.status}${res.body ? `: ${snippet(res.body)}` : ''}`;
+        reason = `${method} ${redactUrl(req.url)} answered ${res.status}${res.body ? `: ${snippet(res.body)}` : ''}`;
       } catch (e) {
         const code = e instanceof NetworkError ? e.code : 'ENETWORK';
         if (code === 'EHOSTNOTALLOWED' || code === 'EINVALIDURL') {
           return { ok: false, rejected: { status: 0, headers: {}, body: (e as Error).message, truncated: false } };
         }
-        reason = `${target} failed: ${code === 'ETIMEDOUT' ? `no response within ${this.cfg['http.timeout']} s` : `${code} ${(e as Error).message}`}`;
+        reason = `${method} ${redactUrl(req.url)} failed: ${code === 'ETIMEDOUT' ? `no response within ${this.cfg['http.timeout']} s` : `${code} ${(e as Error).message}`}`;
       }
       if (signal.aborted) return { ok: false, retriable: `${reason} (task stopping)` };
       if (attempt >= maxRetries) return { ok: false, retriable: reason, retryAfterMs };
       const wait = retryAfterMs ?? backoffMs(attempt, this.cfg['retry.backoff.ms'], this.cfg['retry.backoff.max.ms']);
       this.stats.retries++;
-      this.logger.warn({ target, attempt: attempt + 1, of: maxRetries, waitMs: wait, reason }, 'http request failed; retrying');
+      this.logger.warn({ target: `${method} ${redactUrl(req.url)}`, attempt: attempt + 1, of: maxRetries, waitMs: wait, reason }, 'http request failed; retrying');
       await sleep(wait, signal);
     }
   }
@@ -415,8 +442,9 @@ export function framing(prefix: string, separator: string, suffix: string): Fram
   return { prefix: Buffer.from(prefix), separator: Buffer.from(separator), suffix: Buffer.from(suffix), breaks };
 }
 
-/** Where the separators of the last batch built went, reused from batch to batch. */
+/** Where the separators of the batch being built go, and its bodies: reused from batch to batch. */
 let separatorAt = new Int32Array(1024);
+let lines: Array<Uint8Array | undefined> = new Array(1024);
 
 /**
  * The bodies of a batch between prefix and suffix, joined by the separator. When every record has
@@ -432,37 +460,43 @@ export function linesOf(records: SinkRecord[], f: Framing): string | Buffer {
 
 /** A record's NDJSON body as bytes, when it has one: bytes values, or valueJson for values sent as JSON (not strings, sent as they are). */
 function rawLine(r: SinkRecord): Uint8Array | undefined {
-  const v = r.value;
-  if (v instanceof Uint8Array) return v;
-  if (typeof v === 'string') return undefined;
   const j = r.valueJson;
-  return j !== undefined && j.length > 0 ? j : undefined;
+  const v = r.value;
+  if (j !== undefined && j.length > 0 && typeof v !== 'string') return v instanceof Uint8Array ? v : j;
+  return v instanceof Uint8Array ? v : undefined;
 }
 
 /** When every record's body is bytes: prefix, bodies and separators copied into one buffer; else undefined. */
 function bytesOf(records: SinkRecord[], f: Framing): Buffer | undefined {
   const n = records.length;
+  if (lines.length < n) lines = new Array(n * 2);
   let size = 0;
   for (let i = 0; i < n; i++) {
     const b = rawLine(records[i]);
-    if (b === undefined) return undefined;
+    if (b === undefined) {
+      lines.fill(undefined, 0, i);
+      return undefined;
+    }
+    lines[i] = b;
     size += b.byteLength;
   }
   const { prefix, separator, suffix, breaks } = f;
   const sepLength = separator.length;
+  const sep0 = separator[0];
   const out = Buffer.allocUnsafe(prefix.length + size + sepLength * Math.max(0, n - 1) + suffix.length);
   let at = prefix.copy(out, 0);
   const start = at;
   if (breaks.length === 0) {
     for (let i = 0; i < n; i++) {
       if (i > 0) {
-        if (sepLength === 1) out[at++] = separator[0];
+        if (sepLength === 1) out[at++] = sep0;
         else at += separator.copy(out, at);
       }
-      const b = rawLine(records[i])!;
+      const b = lines[i]!;
       out.set(b, at);
       at += b.byteLength;
     }
+    lines.fill(undefined, 0, n);
   } else {
     // Separators go in as spaces first, so that one search of the whole batch tells whether any
     // body holds a line break; then they are written where they belong.
@@ -470,22 +504,24 @@ function bytesOf(records: SinkRecord[], f: Framing): Buffer | undefined {
     for (let i = 0; i < n; i++) {
       if (i > 0) {
         separatorAt[i] = at;
-        out.fill(32, at, at + sepLength);
-        at += sepLength;
+        if (sepLength === 1) out[at++] = 32;
+        else {
+          out.fill(32, at, at + sepLength);
+          at += sepLength;
+        }
       }
-      const b = rawLine(records[i])!;
+      const b = lines[i]!;
       out.set(b, at);
       at += b.byteLength;
     }
+    lines.fill(undefined, 0, n);
     const values = out.subarray(start, at);
     for (const brk of breaks) {
       // A body with a line break: bytes values are sent as they are, as ever; the others are serialized.
       if (values.indexOf(brk) >= 0) return records.some((r) => r.valueJson !== undefined && !(r.value instanceof Uint8Array) && hasBreak(r.valueJson, breaks)) ? undefined : finishBytes(out, at, f, n);
     }
-    for (let i = 1; i < n; i++) {
-      if (sepLength === 1) out[separatorAt[i]] = separator[0];
-      else separator.copy(out, separatorAt[i]);
-    }
+    if (sepLength === 1) for (let i = 1; i < n; i++) out[separatorAt[i]] = sep0;
+    else for (let i = 1; i < n; i++) separator.copy(out, separatorAt[i]);
   }
   suffix.copy(out, at);
   return out;
