@@ -18,7 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { Worker, type Job } from 'bullmq';
-import { sleep } from '../../runtime/api/index.ts';
+import { RetriableError, sleep } from '../../runtime/api/index.ts';
 import type { JsonObject, Logger, SourceRecord, SourceTask, SourceTaskContext, TaskConfig } from '../../runtime/api/index.ts';
 import { describeTable, loadTypes } from './catalog.ts';
 import type { CatalogTable } from './catalog.ts';
@@ -37,6 +37,13 @@ const STALLED_CHECK_MS = 5_000;
 const SNAPSHOT_GONE_RETRY_MS = 1_000;
 
 class Closed extends Error {}
+
+/** An error of Postgres (a SQLSTATE) or of a socket, rather than of Redis or BullMQ. */
+function isPgError(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && (/^[0-9A-Z]{5}$/.test(code) || code.startsWith('E'))) return true;
+  return e instanceof RetriableError || /Connection terminated|postgres/i.test((e as Error)?.message ?? '');
+}
 
 /** One job being read: rows go into a bounded buffer, records come out in polls. */
 interface Reading {
@@ -77,6 +84,7 @@ export class ChunkWorkerTask implements SourceTask {
   private rowsRead = 0;
   private currentChunk: string | null = null;
   private lastReport = 0;
+  private lastChange = 0;
 
   async start(config: TaskConfig, context: SourceTaskContext): Promise<void> {
     const cfg = postgresCdcConfig.parse(config);
@@ -134,7 +142,8 @@ export class ChunkWorkerTask implements SourceTask {
       this.client = undefined;
       // Someone (maybe this task, after the backoff) reads it again; its records so far stay delivered.
       if (r) await r.job.moveToDelayed(Date.now() + SNAPSHOT_GONE_RETRY_MS, this.instance).catch(() => {});
-      throw classify(e, this.cfg, 'reading a snapshot chunk');
+      if (isPgError(e)) throw classify(e, this.cfg, 'reading a snapshot chunk');
+      throw new RetriableError(`Snapshot chunk job queue (redis.url) failed: ${(e as Error).message ?? String(e)}`, { cause: e });
     }
   }
 
@@ -244,7 +253,9 @@ export class ChunkWorkerTask implements SourceTask {
   private async take(signal: AbortSignal): Promise<SourceRecord[]> {
     const r = this.reading!;
     if (r.failure) throw r.failure;
-    if (r.buffered === 0 && !r.done) {
+    // One row stays back until the chunk is read, so that its last record is returned last and
+    // can carry the new jobs_done count: with one row or none, wait for more or for the end.
+    if (r.buffered <= 1 && !r.done) {
       await new Promise<void>((resolve) => {
         const done = () => { clearTimeout(timer); signal.removeEventListener('abort', done); this.dataWaiter = undefined; resolve(); };
         const timer = setTimeout(done, this.cfg['poll.interval.ms']);
@@ -253,8 +264,6 @@ export class ChunkWorkerTask implements SourceTask {
       });
     }
     if (r.failure) throw r.failure;
-    // One row stays back until the chunk is read, so that its last record is returned last and
-    // can carry the new jobs_done count.
     const max = Math.min(this.cfg['max.batch.size'], r.done ? r.buffered : r.buffered - 1);
     const rows: string[][] = [];
     while (r.batches.length > 0 && rows.length < max) {
@@ -292,6 +301,7 @@ export class ChunkWorkerTask implements SourceTask {
     try {
       await job.moveToCompleted({ rows, task: this.context.taskId }, this.instance, false);
       this.chunksCompleted++;
+      this.report(true);
     } catch (e) {
       // The lock was lost (this task was too slow and another took the job) or the run was
       // dropped: the other reader delivers it, or nobody needs it any more.
@@ -300,13 +310,14 @@ export class ChunkWorkerTask implements SourceTask {
   }
 
   /**
-   * Progress: at least every second while polling (the runtime writes a task's status at most once
-   * a second, so a report right after another one only shows with the next), and at once on a
-   * new chunk or a chunk read.
+   * Progress: at once on a new chunk, a chunk read or completed; and again each second for a few
+   * seconds after a change, since the runtime writes a task's status at most once a second (a
+   * report right after another shows only with the next one). An idle worker writes nothing.
    */
   private report(now = false): void {
     const t = Date.now();
-    if (!now && t - this.lastReport < 1000) return;
+    if (now) this.lastChange = t;
+    else if (t - this.lastReport < 1000 || t - this.lastChange > 3000) return;
     this.lastReport = t;
     this.context.reportProgress({
       phase: 'snapshot chunk worker',

@@ -548,7 +548,14 @@ export class PostgresCdcTask implements SourceTask {
     }
     await sleep(this.cfg['poll.interval.ms'], signal);
     if (signal.aborted) return [];
-    const finished = await jobs.refresh();
+    let finished: boolean;
+    try {
+      finished = await jobs.refresh();
+    } catch (e) {
+      // Redis is away for a moment: the snapshot transaction is fine, look again next poll.
+      this.logger.warn({ err: (e as Error).message }, 'snapshot chunk jobs: cannot read the queue');
+      return [];
+    }
     const progress = jobs.progress();
     this.context.reportProgress(progress);
     if (!finished) return [];
