@@ -55,6 +55,7 @@ export class HttpClient {
   private readonly allowlist: Allowlist | undefined;
   /** Parsed URLs (sinks call one URL, or a few per template), bounded. */
   private readonly targets = new Map<string, Target>();
+  private readonly watched = new WeakMap<AbortSignal, Set<Exchange>>();
 
   constructor(options: { maxSockets: number; allowlist?: Allowlist }) {
     this.allowlist = options.allowlist && !options.allowlist.isEmpty ? options.allowlist : undefined;
@@ -72,9 +73,28 @@ export class HttpClient {
   send(call: HttpCall): Promise<HttpResponse> {
     const target = this.target(call.url);
     if ('error' in target) return Promise.reject(target.error);
+    if (call.signal?.aborted) return Promise.reject(new NetworkError('The request was aborted (the task is stopping)', 'EABORTED'));
     return new Promise((resolve, reject) => {
-      this.agent.dispatch({ origin: target.origin, path: target.path, method: call.method as Dispatcher.HttpMethod, headers: call.headers as Record<string, string>, body: call.body ?? null }, new Exchange(call, resolve, reject));
+      const exchange = new Exchange(call, resolve, reject, this.watch(call.signal));
+      this.agent.dispatch({ origin: target.origin, path: target.path, method: call.method as Dispatcher.HttpMethod, headers: call.headers as Record<string, string>, body: call.body ?? null }, exchange);
     });
+  }
+
+  /**
+   * The exchanges under one signal, ended together when it aborts: one listener per signal (a
+   * task's), rather than one added and removed per request.
+   */
+  private watch(signal: AbortSignal | undefined): Set<Exchange> | undefined {
+    if (!signal) return undefined;
+    let set = this.watched.get(signal);
+    if (!set) {
+      const exchanges = (set = new Set<Exchange>());
+      this.watched.set(signal, set);
+      if (!signal.aborted) signal.addEventListener('abort', () => {
+        for (const e of exchanges) e.abort();
+      }, { once: true });
+    }
+    return set;
   }
 
   private target(url: string): Target {
@@ -97,11 +117,17 @@ export class HttpClient {
   }
 }
 
+function timedOut(e: Exchange): void {
+  e.timeout();
+}
+
 /** One request's handler: its deadline, its abort, the response as it comes. */
 class Exchange implements Dispatcher.DispatchHandler {
   private readonly call: HttpCall;
   private readonly resolve: (res: HttpResponse) => void;
   private readonly reject: (err: Error) => void;
+  /** The exchanges of the call's signal, which this one is in until it ends. */
+  private readonly watched: Set<Exchange> | undefined;
   private readonly max: number;
   private readonly timer: NodeJS.Timeout;
   private controller: Dispatcher.DispatchController | null = null;
@@ -113,21 +139,23 @@ class Exchange implements Dispatcher.DispatchHandler {
   private chunks: Buffer[] = [];
   private size = 0;
 
-  constructor(call: HttpCall, resolve: (res: HttpResponse) => void, reject: (err: Error) => void) {
+  constructor(call: HttpCall, resolve: (res: HttpResponse) => void, reject: (err: Error) => void, watched: Set<Exchange> | undefined) {
     this.call = call;
     this.resolve = resolve;
     this.reject = reject;
+    this.watched = watched;
     this.max = call.maxBodyBytes ?? 64 * 1024;
-    this.timer = setTimeout(this.onTimeout, call.timeoutMs);
-    if (call.signal) {
-      if (call.signal.aborted) this.onAbort();
-      else call.signal.addEventListener('abort', this.onAbort, { once: true });
-    }
+    this.timer = setTimeout(timedOut, call.timeoutMs, this);
+    watched?.add(this);
   }
 
-  private readonly onTimeout = (): void => this.end(new NetworkError(`No complete response within ${this.call.timeoutMs} ms`, 'ETIMEDOUT'));
+  timeout(): void {
+    this.end(new NetworkError(`No complete response within ${this.call.timeoutMs} ms`, 'ETIMEDOUT'));
+  }
 
-  private readonly onAbort = (): void => this.end(new NetworkError('The request was aborted (the task is stopping)', 'EABORTED'));
+  abort(): void {
+    this.end(new NetworkError('The request was aborted (the task is stopping)', 'EABORTED'));
+  }
 
   /** Ends the exchange from our side: aborts the request if undici has started it, and rejects now. */
   private end(err: NetworkError): void {
@@ -141,7 +169,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.timer);
-    this.call.signal?.removeEventListener('abort', this.onAbort);
+    this.watched?.delete(this);
     if (err) this.reject(err);
     else this.resolve(res!);
   }

@@ -55,8 +55,9 @@ export class HttpSinkTask implements SinkTask {
   private framing!: Framing;
   /** The last put's records and which of them are done (sent, skipped or dead-lettered), for its retry. */
   private last: { records: SinkRecord[]; done: Uint8Array } | null = null;
-  private readonly inflight = new Set<Promise<void>>();
-  /** Who waits for a request to end (a free slot). */
+  /** Requests in flight (sent, or waiting for their retry's backoff). */
+  private inflight = 0;
+  /** Who waits for a request to end (a free slot, or none in flight). */
   private readonly waiters: Array<() => void> = [];
   /** Requests whose retries in the task are spent, to send again after the runtime's backoff. */
   private failed: Request[] = [];
@@ -123,11 +124,24 @@ export class HttpSinkTask implements SinkTask {
 
   /** Waits until fewer than http.max.concurrency requests are in flight. */
   private async slot(): Promise<void> {
-    while (this.inflight.size >= this.cfg['http.max.concurrency']) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    const max = this.cfg['http.max.concurrency'];
+    while (this.inflight >= max) await new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Waits until no request is in flight. */
+  private async idle(): Promise<void> {
+    while (this.inflight > 0) await new Promise<void>((resolve) => this.waiters.push(resolve));
   }
 
   private launch(req: Request): void {
-    const p = this.sendWithRetries(req).then(async (outcome) => {
+    this.inflight++;
+    void this.deliver(req);
+  }
+
+  /** One request to its end: delivered, rejected (to the DLQ), parked in Redis, or kept to send again. */
+  private async deliver(req: Request): Promise<void> {
+    try {
+      const outcome = await this.sendWithRetries(req);
       if (outcome.ok) {
         this.stats.records += req.records.length;
       } else if ('rejected' in outcome) {
@@ -143,13 +157,13 @@ export class HttpSinkTask implements SinkTask {
       } else {
         this.fail(req, outcome.retriable, outcome.retryAfterMs);
       }
-    }).catch((e: unknown) => this.fail(req, `sending failed: ${(e as Error).message ?? String(e)}`));
-    this.inflight.add(p);
-    void p.finally(() => {
-      this.inflight.delete(p);
-      // Whoever waits for a free connection goes on.
-      for (const w of this.waiters.splice(0)) w();
-    });
+    } catch (e) {
+      this.fail(req, `sending failed: ${(e as Error).message ?? String(e)}`);
+    } finally {
+      this.inflight--;
+      // Whoever waits for a free connection, or for every request to end, goes on.
+      if (this.waiters.length > 0) for (const w of this.waiters.splice(0)) w();
+    }
   }
 
   private fail(req: Request, message: string, retryAfterMs?: number): void {
@@ -170,14 +184,14 @@ export class HttpSinkTask implements SinkTask {
    */
   private async settleBacklog(): Promise<void> {
     if (this.failed.length > 0) {
-      await Promise.all(this.inflight);
+      await this.idle();
       if (!this.failureReported) this.throwFailure();
       const again = this.failed.splice(0);
       for (const req of again) {
         await this.slot();
         this.launch(req);
       }
-      await Promise.all(this.inflight);
+      await this.idle();
       if (this.failed.length > 0) this.throwFailure();
       this.failureReported = false;
     }
@@ -191,9 +205,9 @@ export class HttpSinkTask implements SinkTask {
 
   async flush(_offsets: SinkOffsets): Promise<void> {
     this.throwIfDurableFailed();
-    await Promise.all(this.inflight);
+    await this.idle();
     await this.settleBacklog();
-    await Promise.all(this.inflight);
+    await this.idle();
     const progress: Record<string, unknown> = { ...this.stats };
     if (this.durable && Date.now() - this.lastQueueStats >= 1000) {
       this.lastQueueStats = Date.now();
