@@ -18,7 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { Worker, type Job } from 'bullmq';
-import { RetriableError, sleep } from '../../runtime/api/index.ts';
+import { FatalError, RetriableError, sleep } from '../../runtime/api/index.ts';
 import type { JsonObject, Logger, SourceRecord, SourceTask, SourceTaskContext, TaskConfig } from '../../runtime/api/index.ts';
 import { describeTable, loadTypes } from './catalog.ts';
 import type { CatalogTable } from './catalog.ts';
@@ -42,7 +42,7 @@ class Closed extends Error {}
 function isPgError(e: unknown): boolean {
   const code = (e as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && (/^[0-9A-Z]{5}$/.test(code) || code.startsWith('E'))) return true;
-  return e instanceof RetriableError || /Connection terminated|postgres/i.test((e as Error)?.message ?? '');
+  return e instanceof RetriableError || e instanceof FatalError || /Connection terminated|postgres/i.test((e as Error)?.message ?? '');
 }
 
 /** One job being read: rows go into a bounded buffer, records come out in polls. */
@@ -54,6 +54,8 @@ interface Reading {
   failure: unknown;
   rows: number;
   events: TableEvents;
+  /** Its lock was lost: read to the end, but not marked completed by this task. */
+  lost: boolean;
 }
 
 export class ChunkWorkerTask implements SourceTask {
@@ -124,11 +126,18 @@ export class ChunkWorkerTask implements SourceTask {
   async poll(signal: AbortSignal): Promise<SourceRecord[]> {
     if (signal.aborted || this.closed) return [];
     this.report();
+    let taken: Job<ChunkJobData, ChunkJobResult> | undefined;
     try {
       if (!this.reading) {
         const job = (await this.worker!.getNextJob(this.instance, { block: false })) as Job<ChunkJobData, ChunkJobResult> | undefined;
+        taken = job;
         if (!job) {
           await sleep(this.cfg['poll.interval.ms'], signal);
+          return [];
+        }
+        if (this.closed) {
+          // stop() arrived while the job was being taken: it goes back at once.
+          await job.moveToWait(this.instance).catch(() => {});
           return [];
         }
         if (!(await this.begin(job))) return [];
@@ -136,12 +145,12 @@ export class ChunkWorkerTask implements SourceTask {
       return await this.take(signal);
     } catch (e) {
       if (signal.aborted || this.closed) return [];
-      const r = this.reading;
+      const job = this.reading?.job ?? taken;
       this.reading = null;
       await this.client?.end().catch(() => {});
       this.client = undefined;
       // Someone (maybe this task, after the backoff) reads it again; its records so far stay delivered.
-      if (r) await r.job.moveToDelayed(Date.now() + SNAPSHOT_GONE_RETRY_MS, this.instance).catch(() => {});
+      if (job) await job.moveToDelayed(Date.now() + SNAPSHOT_GONE_RETRY_MS, this.instance).catch(() => {});
       if (isPgError(e)) throw classify(e, this.cfg, 'reading a snapshot chunk');
       throw new RetriableError(`Snapshot chunk job queue (redis.url) failed: ${(e as Error).message ?? String(e)}`, { cause: e });
     }
@@ -200,12 +209,12 @@ export class ChunkWorkerTask implements SourceTask {
     let meta = this.tables.get(key);
     if (!meta) {
       const t = await describeTable(client, { schema: d.schema, table: d.rel });
-      if (!t) throw new Error(`table ${d.table} of snapshot chunk job ${job.id} does not exist`);
+      if (!t) throw new FatalError(`Table ${d.table} of snapshot chunk job ${job.id} no longer exists in database ${this.cfg['database.dbname']}: it was dropped during the snapshot. Restart the connector's snapshot (reset its offsets) once the tables are stable.`);
       await this.ensureTypes(client, t.columns.map((c) => c.typeOid));
       meta = { table: t, events: new TableEvents({ schema: t.schema, table: t.table, columns: t.columns }, t, this.lookup, this.opts) };
       this.tables.set(key, meta);
     }
-    const r: Reading = { job, batches: [], buffered: 0, done: false, failure: undefined, rows: 0, events: meta.events };
+    const r: Reading = { job, batches: [], buffered: 0, done: false, failure: undefined, rows: 0, events: meta.events, lost: false };
     this.reading = r;
     this.currentChunk = job.id ?? null;
     this.report(true);
@@ -284,7 +293,9 @@ export class ChunkWorkerTask implements SourceTask {
     if (last) {
       this.reading = null;
       this.chunksRead++;
-      if (r.rows === 0) {
+      if (r.lost) {
+        // Not ours any more: the records go out, the job is left to whoever holds it.
+      } else if (r.rows === 0) {
         await this.complete(r.job, 0);
       } else {
         this.finished++;
@@ -328,10 +339,25 @@ export class ChunkWorkerTask implements SourceTask {
     });
   }
 
+  /**
+   * Keeps the jobs this task holds. A lock found lost (this task stalled past it, or a new run
+   * threw the queue away) means the job is someone else's or nobody's now: it is let go, and
+   * only its records already returned stay delivered (at least once).
+   */
   private async extendLocks(): Promise<void> {
-    const jobs = [...this.held.map((h) => h.job), ...(this.reading ? [this.reading.job] : [])];
+    const jobs = [...this.held.map((h) => h.job), ...(this.reading && !this.reading.lost ? [this.reading.job] : [])];
     for (const job of jobs) {
-      await job.extendLock(this.instance, LOCK_MS).catch((e: Error) => this.logger.warn({ job: job.id, err: e.message }, 'could not extend the lock of a snapshot chunk job'));
+      let kept: boolean;
+      try {
+        kept = Number(await job.extendLock(this.instance, LOCK_MS)) === 1;
+      } catch (e) {
+        this.logger.warn({ job: job.id, err: (e as Error).message }, 'could not extend the lock of a snapshot chunk job');
+        continue;
+      }
+      if (kept) continue;
+      this.logger.warn({ job: job.id }, 'lost the lock of a snapshot chunk job; letting it go');
+      this.held = this.held.filter((h) => h.job !== job);
+      if (this.reading?.job === job) this.reading.lost = true;
     }
   }
 
