@@ -11,6 +11,7 @@
 import { DataError, defineConfig, oneOf, range } from '../api/index.ts';
 import type { Converter, ConverterPlugin, Header, Schema } from '../api/index.ts';
 import { JsonDecoder, JsonReadError, NeedsPrecision, hasUnsafeInteger, parseJson, parseJsonPrecise, unwrapPrecise } from './json-decode.ts';
+import { ByteArena } from './byte-arena.ts';
 import { JsonEncoder, JsonWriteError, writeSchemaless, type DecimalFormat } from './json-encode.ts';
 
 export const JSON_CONVERTER_CLASS = 'org.apache.kafka.connect.json.JsonConverter';
@@ -63,9 +64,9 @@ const NULL_SCHEMA_HEAD = Buffer.from('{"schema":null,"payload":', 'utf8');
 const CLOSE_BRACE = 0x7d;
 
 /** `head`, then `payload` as UTF-8, then `}`: one buffer, written once. */
-function withHead(head: Buffer, payload: string): Buffer {
+function withHead(arena: ByteArena, head: Buffer, payload: string): Buffer {
   const n = Buffer.byteLength(payload, 'utf8');
-  const out = Buffer.allocUnsafe(head.length + n + 1);
+  const out = arena.alloc(head.length + n + 1);
   head.copy(out, 0);
   out.write(payload, head.length, n, 'utf8');
   out[head.length + n] = CLOSE_BRACE;
@@ -78,6 +79,7 @@ export class JsonConverter implements Converter {
   private readonly encoder: JsonEncoder;
   private readonly decoder: JsonDecoder;
   private readonly role: 'key' | 'value';
+  private readonly arena = new ByteArena();
 
   constructor(options: JsonConverterOptions = {}) {
     this.schemasEnable = options.schemasEnable ?? true;
@@ -91,13 +93,13 @@ export class JsonConverter implements Converter {
   fromConnectData(topic: string, schema: Schema | undefined, value: unknown, _headers?: Header[]): Buffer | null {
     if (value === null || value === undefined) return null;
     try {
-      if (!this.schemasEnable) return Buffer.from(schema ? this.encoder.payload(schema, value) : writeSchemaless(value), 'utf8');
+      if (!this.schemasEnable) return this.arena.fromString(schema ? this.encoder.payload(schema, value) : writeSchemaless(value));
       // The envelope's head (`{"schema":...,"payload":`) is the same bytes for every record of a
       // schema: kept as bytes, copied in front of the payload, rather than a string concatenated
       // with it and then encoded whole (most of an envelope is its schema).
-      if (!schema) return withHead(NULL_SCHEMA_HEAD, writeSchemaless(value));
+      if (!schema) return withHead(this.arena, NULL_SCHEMA_HEAD, writeSchemaless(value));
       const head = this.encoder.envelopeHead(schema);
-      return withHead(head, this.encoder.payload(schema, value));
+      return withHead(this.arena, head, this.encoder.payload(schema, value));
     } catch (e) {
       if (e instanceof JsonWriteError) {
         throw new DataError(`Cannot convert the ${this.role} of a record for topic "${topic}" to JSON: ${e.describe()}.`, { cause: e });
