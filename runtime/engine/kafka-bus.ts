@@ -54,9 +54,12 @@ export interface KafkaBusOptions {
   consumer?: Partial<ConsumerSettings>;
 }
 
+// The client sends one produce request at a time, each at most half the in-flight budget (and
+// maxBatchBytes per partition): a budget of a few requests keeps the connection busy, and more
+// only queues records in memory (as JS objects and pooled buffers, about 3-4x their bytes).
 const PRODUCER_DEFAULTS: ProducerLimits = {
-  maxInFlightBytes: 32 * 1024 * 1024,
-  maxInFlightRecords: 200_000,
+  maxInFlightBytes: 4 * 1024 * 1024,
+  maxInFlightRecords: 25_000,
   maxBatchBytes: 900 * 1024,
   maxRequestBytes: 16 * 1024 * 1024,
   closeTimeoutMs: 30_000,

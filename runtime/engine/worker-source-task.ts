@@ -59,14 +59,13 @@ function rethrow(e: unknown): never {
  * A converted record for the Kafka producer: only the fields it reads, in one fixed shape (a
  * spread would copy every field of the connector's record, source partition and offset included).
  */
+/** The converted record: bytes only, so the value's objects can die while the bytes wait for Kafka. */
 function withBytes(t: SourceRecord, keyBytes: Buffer | null, valueBytes: Buffer | null): BusRecord {
   return {
     topic: t.topic,
     kafkaPartition: t.kafkaPartition,
-    key: t.key,
-    keySchema: t.keySchema,
-    value: t.value,
-    valueSchema: t.valueSchema,
+    key: undefined,
+    value: undefined,
     timestamp: t.timestamp,
     headers: t.headers,
     keyBytes,

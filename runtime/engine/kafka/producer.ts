@@ -51,8 +51,6 @@ interface SendBatch {
 
 interface Entry {
   message: Message;
-  /** `topic\0partition`, for per-partition request limits. */
-  tp: string;
   bytes: number;
   batch: SendBatch;
 }
@@ -203,7 +201,7 @@ export class KafkaBusProducer implements BusProducer {
 
   private entry(r: BusRecord, batch: SendBatch): Entry {
     const { message, bytes } = toMessage(r, this.topics.partitions(r.topic)!, this.sticky);
-    return { message, tp: `${r.topic}\0${message.partition}`, bytes, batch };
+    return { message, bytes, batch };
   }
 
   private async waitForRoom(bytes: number, records: number, signal: AbortSignal | undefined): Promise<void> {
@@ -265,16 +263,23 @@ export class KafkaBusProducer implements BusProducer {
     }
   }
 
-  /** The next request: queued entries in order, until a partition or the request would be too big. */
+  /**
+   * The next request: queued entries in order, until a partition or the request would be too big.
+   * A request takes at most half the in-flight budget, so the next one fills while it is under way.
+   */
   private take(): Entry[] {
-    const perPartition = new Map<string, number>();
+    const perPartition = new Map<string, number[]>();
+    const maxRequest = Math.min(this.limits.maxRequestBytes, Math.max(this.limits.maxBatchBytes, this.limits.maxInFlightBytes / 2));
     let total = 0;
     let i = this.head;
     for (; i < this.queue.length; i++) {
       const e = this.queue[i];
-      const p = perPartition.get(e.tp) ?? 0;
-      if (i > this.head && (p + e.bytes > this.limits.maxBatchBytes || total + e.bytes > this.limits.maxRequestBytes)) break;
-      perPartition.set(e.tp, p + e.bytes);
+      const { topic, partition } = e.message;
+      let sizes = perPartition.get(topic);
+      if (sizes === undefined) perPartition.set(topic, (sizes = []));
+      const p = sizes[partition!] ?? 0;
+      if (i > this.head && (p + e.bytes > this.limits.maxBatchBytes || total + e.bytes > maxRequest)) break;
+      sizes[partition!] = p + e.bytes;
       total += e.bytes;
     }
     const request = this.queue.slice(this.head, i);
@@ -282,7 +287,9 @@ export class KafkaBusProducer implements BusProducer {
     if (this.head === this.queue.length) {
       this.queue = [];
       this.head = 0;
-    } else if (this.head > 65_536) {
+    } else if (this.head >= 1024 && this.head * 2 >= this.queue.length) {
+      // Drop the taken entries' slots: under a steady backlog the queue never empties, and they
+      // would keep acknowledged records (their buffers) alive.
       this.queue = this.queue.slice(this.head);
       this.head = 0;
     }
