@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { RetriableError } from '../../runtime/api/index.ts';
 import type { JsonObject, Logger } from '../../runtime/api/index.ts';
 import type { CatalogTable } from './catalog.ts';
 import { chunkJobs, runOf } from './chunk-jobs.ts';
@@ -36,11 +37,14 @@ export class ChunkJobCoordinator {
   readonly inProgressOffset: JsonObject;
   private readonly queue: SnapshotJobQueue;
   private readonly rowsEstimated: number;
+  /** Jobs the run was planned with: fewer in the queue means some were lost. */
+  private readonly expected: number;
   private completed = 0;
   private total = 0;
 
-  private constructor(queue: SnapshotJobQueue, run: string, generation: number, inProgressOffset: JsonObject, rowsEstimated: number) {
+  private constructor(queue: SnapshotJobQueue, run: string, generation: number, inProgressOffset: JsonObject, rowsEstimated: number, expected: number) {
     this.queue = queue;
+    this.expected = expected;
     this.run = run;
     this.generation = generation;
     this.inProgressOffset = inProgressOffset;
@@ -55,7 +59,10 @@ export class ChunkJobCoordinator {
       const storedRun = runOf(o.stored);
       let run: string;
       let generation: number;
-      if (storedRun && meta?.run === storedRun) {
+      // A run is continued only whole: if jobs of it are gone from Redis (someone emptied the
+      // queue), counting the rest as the snapshot would lose rows, so a new run starts instead.
+      const whole = storedRun !== null && meta?.run === storedRun && (await queue.counts()).total >= meta.jobs;
+      if (storedRun && meta && whole) {
         run = storedRun;
         generation = meta.generation + 1;
         await queue.continueRun({ ...meta, generation, snapshot: o.snapshot });
@@ -74,7 +81,8 @@ export class ChunkJobCoordinator {
         snapshot_chunks: (o.stored?.snapshot === true && o.stored.snapshot_chunks && typeof o.stored.snapshot_chunks === 'object' ? o.stored.snapshot_chunks : {}) as JsonObject,
         snapshot_jobs: run,
       };
-      const c = new ChunkJobCoordinator(queue, run, generation, inProgressOffset, o.tables.reduce((a, t) => a + Math.max(0, t.estimatedRows), 0));
+      const expected = (await queue.meta.get())?.jobs ?? 0;
+      const c = new ChunkJobCoordinator(queue, run, generation, inProgressOffset, o.tables.reduce((a, t) => a + Math.max(0, t.estimatedRows), 0), expected);
       await c.refresh();
       return c;
     } catch (e) {
@@ -88,6 +96,10 @@ export class ChunkJobCoordinator {
     const c = await this.queue.counts();
     this.completed = c.completed;
     this.total = c.total;
+    if (this.total < this.expected) {
+      // Restarting task 0 starts a new run (start() sees the run is not whole).
+      throw new RetriableError(`The snapshot chunk jobs of run ${this.run} in Redis queue ${this.queue.name} are incomplete (${this.total} of ${this.expected}): someone removed jobs. Starting the snapshot again as a new run.`);
+    }
     return this.completed >= this.total;
   }
 

@@ -552,6 +552,7 @@ export class PostgresCdcTask implements SourceTask {
     try {
       finished = await jobs.refresh();
     } catch (e) {
+      if (e instanceof RetriableError) throw e;
       // Redis is away for a moment: the snapshot transaction is fine, look again next poll.
       this.logger.warn({ err: (e as Error).message }, 'snapshot chunk jobs: cannot read the queue');
       return [];

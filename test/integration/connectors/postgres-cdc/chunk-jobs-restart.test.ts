@@ -28,6 +28,7 @@ const data = `${base}_a`;
 const stuck = `${base}_y`;
 const queued = `${base}_z`;
 const slot = pgName('slot');
+const slot2 = pgName('slot');
 const publication = pgName('pub');
 const prefix = pgName('srv');
 const connector = uniqueName('pg-jobs-restart');
@@ -43,10 +44,10 @@ interface Driven {
   records: SourceRecord[];
 }
 
-async function start(task: SourceTask, role: string, taskId: number, offsets: MemoryOffsets): Promise<Driven> {
-  const ctx: FakeSourceContext = { ...sourceContext(offsets, taskId), connectorName: connector };
-  const config = baseConfig({ slot, publication, prefix }, {
-    'table.include.list': `public\\.(${data}|${stuck}|${queued})`, 'snapshot.fetch.size': '250', 'redis.url': services.redis.url, [TASK_ROLE]: role,
+async function start(task: SourceTask, role: string, taskId: number, offsets: MemoryOffsets, second = false): Promise<Driven> {
+  const ctx: FakeSourceContext = { ...sourceContext(offsets, taskId), connectorName: second ? `${connector}-2` : connector };
+  const config = baseConfig({ slot: second ? slot2 : slot, publication, prefix }, {
+    'table.include.list': second ? `public\\.${data}` : `public\\.(${data}|${stuck}|${queued})`, 'snapshot.fetch.size': '250', 'redis.url': services.redis.url, [TASK_ROLE]: role,
   });
   await task.start(config, ctx);
   return { task, ctx, offsets, records: [] };
@@ -58,7 +59,11 @@ async function step(d: Driven): Promise<SourceRecord[]> {
   try {
     out = await d.task.poll(AbortSignal.timeout(10_000));
   } catch (e) {
-    if (e instanceof RetriableError) return []; // e.g. the slot still held by the stopped task's walsender
+    // E.g. the slot still held by the stopped task's walsender: the runtime retries after a backoff.
+    if (e instanceof RetriableError) {
+      await new Promise((r) => setTimeout(r, 250));
+      return [];
+    }
     throw e;
   }
   d.records.push(...out);
@@ -93,6 +98,7 @@ beforeAll(async () => {
   }
   await admin.query(`create publication ${publication} for all tables`);
   await admin.query(`select pg_create_logical_replication_slot($1, 'pgoutput')`, [slot]);
+  await admin.query(`select pg_create_logical_replication_slot($1, 'pgoutput')`, [slot2]);
   await locker.query('begin');
   await locker.query(`lock table ${stuck}_p1, ${queued}_p1 in access exclusive mode`);
 });
@@ -102,6 +108,7 @@ afterAll(async () => {
   await locker.end();
   redis.disconnect();
   await dropSlot(admin, slot);
+  await dropSlot(admin, slot2);
   await admin.query(`drop publication if exists ${publication}`);
   await admin.query(`drop table if exists ${data}, ${stuck}, ${queued}`);
   await admin.end();
@@ -164,4 +171,29 @@ describe('postgres-cdc snapshot chunk jobs: task 0 restarts mid-snapshot', () =>
       await main.task.stop();
     }
   }, 90_000);
+
+  it('starts a new run when jobs of the stored one are gone from Redis, rather than count the rest as the snapshot', async () => {
+    const mainOffsets = new MemoryOffsets();
+    const main = await start(new PostgresCdcTask(), 'main', 0, mainOffsets, true);
+    let worker: Driven | undefined;
+    const queue = new Queue(snapshotQueueName(`${connector}-2`), { connection: { host: new URL(services.redis.url).hostname, port: Number(new URL(services.redis.url).port || 6379) } });
+    try {
+      await until('the run stored', () => mainOffsets.all().some((o) => typeof o.offset.snapshot_jobs === 'string'), main);
+      const firstRun = main.ctx.progress.snapshotRun;
+      for (const i of [0, 3, 7]) expect(await queue.remove(chunkJobId(`public.${data}`, i))).toBe(1);
+      await until('a new run', () => main.ctx.progress.snapshotRun !== firstRun, main);
+      expect(main.ctx.progress.snapshotGeneration).toBe(1);
+      worker = await start(new ChunkWorkerTask(), 'chunk-worker', 1, new MemoryOffsets(), true);
+      const w = worker;
+      await until('the snapshot committed as done', () => mainOffsets.all().some((o) => o.offset.snapshot === undefined && typeof o.offset.lsn === 'number'), w, main);
+      const got = new Set(ids(w.records, data, 'r'));
+      const table = (await admin.query<{ id: number }>(`select id from ${data}`)).rows.map((r) => r.id);
+      expect(table.filter((id) => !got.has(id))).toEqual([]);
+      expect(got.size).toBe(table.length);
+    } finally {
+      await queue.close();
+      await worker?.task.stop();
+      await main.task.stop();
+    }
+  }, 60_000);
 });
