@@ -360,6 +360,9 @@ export class PostgresCdcTask implements SourceTask {
   async stop(): Promise<void> {
     this.stopping.abort();
     await this.teardown();
+    // A finished run whose end was not committed yet keeps its jobs (the next start sees it done).
+    await this.jobsCleanup?.close().catch(() => {});
+    this.jobsCleanup = undefined;
     if (this.cfg?.['slot.drop.on.stop']) await dropSlot(this.cfg, this.logger, 'slot.drop.on.stop', 5000);
   }
 
