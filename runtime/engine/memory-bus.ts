@@ -233,8 +233,14 @@ export class MemoryBus implements TopicBus {
       while (part.end - part.base >= this.capacity) {
         if (signal?.aborted) throw signal.reason ?? new Error('aborted');
         await new Promise<void>((resolve) => {
-          part.roomWaiters.push(resolve);
-          signal?.addEventListener('abort', () => resolve(), { once: true });
+          // Remove the abort listener once woken: producers wait here thousands of times with
+          // the same task signal, and listeners left behind would pile up on it.
+          const done = () => {
+            signal?.removeEventListener('abort', done);
+            resolve();
+          };
+          part.roomWaiters.push(done);
+          signal?.addEventListener('abort', done, { once: true });
         });
       }
       last.set(part, part.append(r));

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { SinkOffsets } from '../../../runtime/api/index.ts';
 import { MemoryBus, type GroupOffsetPersistence } from '../../../runtime/engine/memory-bus.ts';
@@ -83,6 +84,22 @@ describe('MemoryBus', () => {
     await c.commit(offsets('t', 0, 2));
     await blocked;
     expect(accepted).toBe(true);
+  });
+
+  it('leaves no abort listener behind on the producer\'s signal after waiting for room', async () => {
+    const bus = new MemoryBus({ capacity: 1 });
+    const c = bus.consumer({ groupId: 'g', memberId: 'm', topics: ['t'] });
+    const p = bus.producer('p');
+    const ctrl = new AbortController();
+    await p.send([rec('t', 0)], ctrl.signal);
+    for (let i = 1; i <= 50; i++) {
+      // The partition is full: this send waits until the previous record is committed.
+      const sent = p.send([rec('t', i)], ctrl.signal);
+      const got = await c.poll(1, 50, signal());
+      await c.commit(offsets('t', 0, got[0].kafkaOffset + 1));
+      await sent;
+    }
+    expect(getEventListeners(ctrl.signal, 'abort')).toHaveLength(0);
   });
 
   it('splits partitions across group members and hands them over when a member leaves', async () => {
