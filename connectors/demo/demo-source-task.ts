@@ -77,7 +77,10 @@ export class DemoSourceTask implements SourceTask {
       n = this.bucket.take(n);
       if (n === 0) return [];
     }
-    return this.generate(n);
+    const records = this.generate(n);
+    // Records generated so far, in the task status (the runtime writes it at most once a second).
+    this.context?.reportProgress({ generated: this.seq, limit: this.limit });
+    return records;
   }
 
   /** Debezium's `log` signal: writes `data.message` to the task's log (a harmless way to check the signal path). */

@@ -325,7 +325,16 @@ export class Worker {
       this.o.status
         .putTask(connector, task, { state, ...(trace ? { trace } : {}), ...this.statusMeta(), ...(progress ? { progress } : {}) }, this.statusOptions)
         .catch((e: Error) => logger.error({ err: e.message }, 'status write failed'));
+    // Progress is written at most once a second; an update inside that second is written when it
+    // ends (trailing), so the last progress of a burst (say `done: true`) is never dropped.
     let lastProgressWrite = 0;
+    let trailing: NodeJS.Timeout | undefined;
+    const writeProgress = () => {
+      trailing = undefined;
+      if (t.stopped) return;
+      lastProgressWrite = Date.now();
+      void write();
+    };
     return {
       onState: (s, error) => {
         if (t.stopped && s !== 'FAILED') return;
@@ -338,10 +347,12 @@ export class Worker {
       onProgress: (p) => {
         progress = { ...progress, ...p };
         this.o.metrics.setProgress(connector, task, progress);
-        const now = Date.now();
-        if (now - lastProgressWrite > 1000) {
-          lastProgressWrite = now;
-          void write();
+        if (trailing !== undefined) return;
+        const wait = lastProgressWrite + 1000 - Date.now();
+        if (wait <= 0) writeProgress();
+        else {
+          trailing = setTimeout(writeProgress, wait);
+          trailing.unref();
         }
       },
       onTopic: (topic) => void this.o.status.putTopic(connector, topic, task).catch(() => {}),

@@ -18,6 +18,21 @@ afterEach(async () => {
 
 const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
 
+describe('task progress in the status', () => {
+  it('shows the last progress of a burst: the demo source reports every poll, then done', async () => {
+    worker = await startWorkerProcess();
+    const config = { 'connector.class': 'demo', topic: uniqueName('progress'), rate: '0', 'batch.size': '100', 'max.records': '1000' };
+    expect((await http('POST', `${worker.url}/connectors`, { name: 'p', config })).status).toBe(201);
+    // Ten polls and the final `done` all fall within the first second: progress writes are
+    // throttled to one a second, and the trailing one must carry the last update.
+    const progress = await eventually(async () => {
+      const p = (await http('GET', `${worker!.url}/connectors/p/status`)).body.tasks?.[0]?.progress;
+      return p?.done === true ? p : null;
+    }, 20_000, 'progress done');
+    expect(progress).toMatchObject({ generated: 1000, limit: 1000, done: true });
+  });
+});
+
 describe('connectors from files', () => {
   it('applies a folder at start, then creates, updates and deletes as files change', async () => {
     const dir = tempDir('files');
