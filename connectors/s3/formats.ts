@@ -132,7 +132,11 @@ class LinesBuilder implements FileBuilder {
 const NEWLINE = Buffer.from('\n');
 
 /** The value as one line of JSON, as Confluent's JsonFormat writes it (schemaless): bytes as base64, Dates as epoch millis, bigints as numbers. */
-export function jsonLine(r: SinkRecord): string {
+export function jsonLine(r: SinkRecord): string | Buffer {
+  // The JSON as read from Kafka (plain JsonConverter, no transforms): written as it is, which also
+  // keeps integers past 2^53 exact. A value whose JSON spans lines is serialized again instead.
+  const raw = r.valueJson;
+  if (raw !== undefined && raw.indexOf(0x0a) === -1 && raw.indexOf(0x0d) === -1) return raw;
   const v = r.value;
   let fast: string | undefined;
   try {
