@@ -13,13 +13,14 @@
  * - ours: HttpSinkTask, driven through its API as the runtime drives it (put of 2,000 records,
  *   flush), timed over put and flush (records are built beforehand, 100,000 at a time, since the
  *   runtime hands them over built); the server must have counted every record. Values are
- *   objects, as JsonConverter hands them over (the sink serializes each); in the "json" row, objects
+ *   objects, as JsonConverter with schemas.enable=true (or any transform) hands them over (the
+ *   sink serializes each); in the "json" row, objects
  *   with their JSON text beside them (`valueJson`), as JsonConverter with schemas.enable=false
  *   hands them over when no transform runs; in the "bytes" row, the JSON bytes themselves, as
  *   ByteArrayConverter hands them over (nothing to serialize).
  * - beside them, a plain node:http loop POSTing the same prebuilt body over the same number of
- *   keep-alive connections: what the server and connections take when the client does next to
- *   nothing (autocannon's own client work limits it below that with large bodies).
+ *   keep-alive connections, with no serialization either (node:http's own work per request keeps
+ *   it below autocannon in most runs).
  * The ratio is ours / ceiling. Prints medians; never fails on a time.
  *   node bench/http-sink.ts     BENCH_RECORDS=1000000 BENCH_UNBATCHED_RECORDS=1000000 BENCH_RUNS=1
  *                               BENCH_CONCURRENCY=4 BENCH_BATCH=500 BENCH_MODES=batched,json,bytes,unbatched
