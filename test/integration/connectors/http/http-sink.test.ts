@@ -241,6 +241,24 @@ describe('HTTP sink retries', () => {
     expect(s.requests.map((r) => r.body)).toEqual(['{"n":1}\n{"n":2}', '{"n":3}\n{"n":4}', '{"n":3}\n{"n":4}']);
   });
 
+  it('skips tombstones inside a batch and, when the runtime retries a failed put, sends only what was not delivered', async () => {
+    let down = true;
+    const s = await server((req, res) => {
+      res.statusCode = down && req.body.includes('"n":4') ? 503 : 200;
+      res.end();
+    });
+    const { task: t } = await task({ 'http.url': `${s.url}/x`, 'max.retries': '0', 'batching.enabled': 'true', 'batch.max.size': '2' });
+    const records = sinkRecords([{ n: 1 }, null, { n: 2 }, { n: 3 }, { n: 4 }, null, { n: 5 }, { n: 6 }]);
+    // At concurrency 1 the put stops at the failed request: the third batch is not sent.
+    expect(await rejection(t.put(records))).toBeInstanceOf(RetriableError);
+    down = false;
+    await deliver(t, records); // the runtime's retry of the same put after its backoff
+    expect(s.requests.map((r) => r.body)).toEqual(['{"n":1}\n{"n":2}', '{"n":3}\n{"n":4}', '{"n":3}\n{"n":4}', '{"n":5}\n{"n":6}']);
+    // A put with nothing to skip goes out in slices of the put, the same bodies.
+    await deliver(t, sinkRecords([{ n: 7 }, { n: 8 }, { n: 9 }]));
+    expect(s.requests.slice(4).map((r) => r.body)).toEqual(['{"n":7}\n{"n":8}', '{"n":9}']);
+  });
+
   it('at concurrency 1, lets nothing overtake a failed request', async () => {
     const s = await server((req, res, i) => {
       res.statusCode = i === 0 ? 500 : 200;
