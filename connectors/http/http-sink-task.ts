@@ -262,6 +262,10 @@ export class HttpSinkTask implements SinkTask {
       out.push({ url, records: group.records, index: group.index });
       open.delete(url);
     };
+    const byPartition = this.template.parts.every((p) => 'text' in p || p.field === 'topic' || p.field === 'partition');
+    let lastTopic: string | undefined;
+    let lastPartition = -1;
+    let lastUrl = '';
     for (let i = 0; i < records.length; i++) {
       if (done[i]) continue;
       const r = records[i];
@@ -271,7 +275,14 @@ export class HttpSinkTask implements SinkTask {
       }
       let url: string;
       try {
-        url = this.template.render(r);
+        // A template of ${topic} and ${partition} only is rendered once per run of records of one partition.
+        if (byPartition && r.topic === lastTopic && r.kafkaPartition === lastPartition) url = lastUrl;
+        else {
+          url = this.template.render(r);
+          lastTopic = r.topic;
+          lastPartition = r.kafkaPartition;
+          lastUrl = url;
+        }
       } catch (e) {
         await this.context.reportError(r, new DataError(`Cannot build the URL of record ${r.topic}-${r.kafkaPartition}@${r.kafkaOffset}: ${(e as Error).message}`, { cause: e }));
         done[i] = 1;

@@ -138,6 +138,18 @@ describe('HTTP sink against a real server', () => {
     expect(String(ctx.errors[0].error)).toContain('${key}');
   });
 
+  it('renders a ${topic}/${partition} template per partition run, and batches records by it', async () => {
+    const s = await server();
+    const { task: t } = await task({ 'http.url': `${s.url}/t/\${topic}/p/\${partition}`, 'batching.enabled': 'true' });
+    const records = [...sinkRecords([{ a: 1 }, { a: 2 }], 'orders', 0), ...sinkRecords([{ b: 1 }], 'orders', 1), ...sinkRecords([{ c: 1 }], 'refunds', 1), ...sinkRecords([{ a: 3 }], 'orders', 0, 2)];
+    await deliver(t, records);
+    expect(s.requests.map((r) => [r.url, r.body])).toEqual([
+      ['/t/orders/p/0', '{"a":1}\n{"a":2}\n{"a":3}'],
+      ['/t/orders/p/1', '{"b":1}'],
+      ['/t/refunds/p/1', '{"c":1}'],
+    ]);
+  });
+
   it.each([
     ['basic', { 'http.authorization.type': 'basic', 'http.auth.username': 'ann', 'http.auth.password': 's3cret-pw' }, 'authorization', `Basic ${Buffer.from('ann:s3cret-pw').toString('base64')}`, 's3cret-pw'],
     ['bearer', { 'http.authorization.type': 'bearer', 'http.auth.token': 'tok-123456' }, 'authorization', 'Bearer tok-123456', 'tok-123456'],
