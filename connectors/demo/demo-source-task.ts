@@ -9,6 +9,8 @@ import { TokenBucket } from '../../runtime/api/index.ts';
 
 /** The longest a poll waits before returning `[]` when it has nothing to give (rate limit, or max.records reached). */
 const MAX_WAIT_MS = 1000;
+/** How often a running task reports how many records it generated. */
+const PROGRESS_MS = 1000;
 /** When rate-limited, a poll waits for about this much time's worth of records (up to batch.size), not one at a time. */
 const BATCH_WINDOW_MS = 50;
 
@@ -33,6 +35,7 @@ export class DemoSourceTask implements SourceTask {
   private recordsPerWait = 1;
   private seq = 0;
   private idleReported = false;
+  private lastProgress = 0;
 
   async start(config: TaskConfig, context: SourceTaskContext): Promise<void> {
     const cfg = demoSourceConfig.parse(config);
@@ -78,8 +81,12 @@ export class DemoSourceTask implements SourceTask {
       if (n === 0) return [];
     }
     const records = this.generate(n);
-    // Records generated so far, in the task status (the runtime writes it at most once a second).
-    this.context?.reportProgress({ generated: this.seq, limit: this.limit });
+    // Records generated so far, in the task status, about once a second.
+    const now = Date.now();
+    if (now - this.lastProgress >= PROGRESS_MS) {
+      this.lastProgress = now;
+      this.context?.reportProgress({ generated: this.seq, limit: this.limit });
+    }
     return records;
   }
 

@@ -3,6 +3,7 @@
  * where its REST API is, log a line of throughput every few seconds, and stop gracefully on
  * SIGINT/SIGTERM (tasks flush and commit before the process exits).
  */
+import { setFlagsFromString } from 'node:v8';
 import { WorkerConfigError, loadWorkerConfig, type WorkerConfig } from '../../config/worker-config.ts';
 import { configureLogging, getLogger } from '../engine/logging.ts';
 import type { WorkerMetrics } from '../engine/metrics.ts';
@@ -61,6 +62,8 @@ export async function runStart(args: string[]): Promise<number> {
     return 2;
   }
   const log = getLogger('tributary');
+  // Read by V8 at every full GC, so setting it now (before any records flow) takes effect.
+  if (config.heapGrowingPercent > 0) setFlagsFromString(`--heap-growing-percent=${config.heapGrowingPercent}`);
   if (config.mode === 'distributed' && config.connectorsDir) {
     log.warn('connectors.dir is ignored in distributed mode: create connectors through the REST API of any worker');
   }

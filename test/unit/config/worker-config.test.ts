@@ -9,6 +9,12 @@ describe('worker config', () => {
     const c = loadWorkerConfig({ env: {} });
     expect(c).toMatchObject({ mode: 'standalone', stateDir: '.tributary', bootstrapServers: [], groupId: 'tributary-cluster' });
     expect(c.rest).toMatchObject({ host: '127.0.0.1', port: 8083 });
+    expect(c.heapGrowingPercent).toBe(150);
+  });
+
+  it('heap.growing.percent: 0 leaves V8 its own heuristic; not a number is an error naming the key', () => {
+    expect(loadWorkerConfig({ env: { TRIBUTARY_HEAP_GROWING_PERCENT: '0' } }).heapGrowingPercent).toBe(0);
+    expect(() => loadWorkerConfig({ env: { TRIBUTARY_HEAP_GROWING_PERCENT: 'lots' } })).toThrow(/heap\.growing\.percent/);
   });
 
   it('reads TRIBUTARY_* environment variables', () => {
