@@ -31,7 +31,7 @@
 import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { createRequire } from 'node:module';
-import { HttpSinkTask } from '../connectors/http/index.ts';
+import { HttpSinkTask } from '../connectors/http/http-sink-task.ts';
 import type { Logger, SinkRecord, SinkTaskContext } from '../runtime/api/index.ts';
 import { median, printTable, stopChild } from './lib.ts';
 

@@ -20,7 +20,7 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { Admin } from '@platformatic/kafka';
 import pg from 'pg';
-import { PostgresCdcTask } from '../connectors/postgres-cdc/index.ts';
+import { PostgresCdcTask } from '../connectors/postgres-cdc/postgres-cdc-task.ts';
 import { services } from '../test/infra/env.ts';
 import { sourceContext } from '../test/unit/connectors/fake-context.ts';
 import { freePortSync } from './ports.ts';

@@ -1,12 +1,10 @@
 /** HTTP connectors: a sink that calls an API per record or per batch, and sources that receive webhooks or poll an API. */
-import { defineSinkConnector, defineSourceConnector } from '../../runtime/api/index.ts';
+import { defineSinkConnector, defineSourceConnector, lazySinkTask, lazySourceTask } from '../../runtime/api/index.ts';
 import type { ConnectorPlugin } from '../../runtime/api/index.ts';
 import { HttpPollerConnector } from './http-poller-connector.ts';
-import { HttpPollerTask } from './http-poller-task.ts';
 import { HttpReceiverConnector } from './http-receiver-connector.ts';
 import { HttpReceiverTask } from './http-receiver-task.ts';
 import { HttpSinkConnector } from './http-sink-connector.ts';
-import { HttpSinkTask } from './http-sink-task.ts';
 import { httpPollerConfig } from './poller-config.ts';
 import { httpReceiverConfig } from './receiver-config.ts';
 import { httpSinkConfig } from './sink-config.ts';
@@ -18,7 +16,8 @@ export const httpSink = defineSinkConnector({
   description: 'Sends records to an HTTP endpoint, one per request or batched (NDJSON or a JSON array), with retries, auth and an address allowlist.',
   config: httpSinkConfig,
   createConnector: () => new HttpSinkConnector(),
-  createTask: () => new HttpSinkTask(),
+  // The HTTP client (undici) loads with the first task, not with every worker.
+  createTask: () => lazySinkTask(async () => new (await import('./http-sink-task.ts')).HttpSinkTask()),
 });
 
 export const httpReceiver = defineSourceConnector({
@@ -38,9 +37,9 @@ export const httpPoller = defineSourceConnector({
   description: 'Calls an API on an interval and follows cursor, page or timestamp pagination; the position is its offset, so a restart resumes where it stopped.',
   config: httpPollerConfig,
   createConnector: () => new HttpPollerConnector(),
-  createTask: () => new HttpPollerTask(),
+  createTask: () => lazySourceTask(async () => new (await import('./http-poller-task.ts')).HttpPollerTask()),
 });
 
 export const plugins: ConnectorPlugin[] = [httpSink, httpReceiver, httpPoller];
 
-export { httpPollerConfig, HttpPollerConnector, HttpPollerTask, httpReceiverConfig, httpSinkConfig, HttpReceiverConnector, HttpReceiverTask, HttpSinkConnector, HttpSinkTask };
+export { httpPollerConfig, HttpPollerConnector, httpReceiverConfig, httpSinkConfig, HttpReceiverConnector, HttpReceiverTask, HttpSinkConnector };

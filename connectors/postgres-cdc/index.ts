@@ -1,10 +1,8 @@
 /** Postgres change data capture: a pgoutput logical replication stream (after an optional snapshot) as Debezium-shaped change events. */
-import { defineSourceConnector } from '../../runtime/api/index.ts';
+import { defineSourceConnector, lazySourceTask } from '../../runtime/api/index.ts';
 import type { ConnectorPlugin } from '../../runtime/api/index.ts';
 import { postgresCdcConfig, unsupportedKeys } from './config.ts';
 import { PostgresCdcConnector } from './postgres-cdc-connector.ts';
-import { PostgresCdcTask } from './postgres-cdc-task.ts';
-import { PostgresCdcRoleTask } from './role-task.ts';
 
 export const postgresCdcSource = defineSourceConnector({
   className: 'io.tributary.connect.postgres.PostgresCdcConnector',
@@ -28,9 +26,10 @@ export const postgresCdcSource = defineSourceConnector({
     await dropSlot(cfg, logger, 'slot.drop.on.delete');
   },
   createConnector: () => new PostgresCdcConnector(),
-  createTask: () => new PostgresCdcRoleTask(),
+  // pg and the replication code load with the first task, not with every worker.
+  createTask: () => lazySourceTask(async () => new (await import('./role-task.ts')).PostgresCdcRoleTask()),
 });
 
 export const plugins: ConnectorPlugin[] = [postgresCdcSource];
 
-export { postgresCdcConfig, PostgresCdcConnector, PostgresCdcTask };
+export { postgresCdcConfig, PostgresCdcConnector };

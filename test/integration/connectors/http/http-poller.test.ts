@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { HttpPollerTask, httpPollerConfig } from '../../../../connectors/http/index.ts';
+import { httpPollerConfig } from '../../../../connectors/http/index.ts';
+import { HttpPollerTask } from '../../../../connectors/http/http-poller-task.ts';
 import type { SourceRecord } from '../../../../runtime/api/index.ts';
 import { MemoryOffsets, sourceContext } from '../../../unit/connectors/fake-context.ts';
 import { startServer, type TestServer } from './test-server.ts';

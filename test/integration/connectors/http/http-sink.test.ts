@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { HttpSinkTask, httpSinkConfig } from '../../../../connectors/http/index.ts';
+import { httpSinkConfig } from '../../../../connectors/http/index.ts';
+import { HttpSinkTask } from '../../../../connectors/http/http-sink-task.ts';
 import { ConfigError, DataError, RetriableError, type Logger, type SinkRecord } from '../../../../runtime/api/index.ts';
 import { freePort } from '../../../helpers/worker-process.ts';
 import { sinkContext, sinkRecords, type FakeSinkContext } from '../../../unit/connectors/fake-context.ts';

@@ -15,7 +15,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChunkWorkerTask } from '../../../../connectors/postgres-cdc/chunk-worker-task.ts';
 import { TASK_ROLE, chunkJobId, snapshotMetaKey, snapshotQueueName } from '../../../../connectors/postgres-cdc/chunk-jobs.ts';
-import { PostgresCdcTask } from '../../../../connectors/postgres-cdc/index.ts';
+import { PostgresCdcTask } from '../../../../connectors/postgres-cdc/postgres-cdc-task.ts';
 import type { SourceRecord, SourceTask } from '../../../../runtime/api/index.ts';
 import { RetriableError } from '../../../../runtime/api/index.ts';
 import { services, uniqueName } from '../../../infra/env.ts';

@@ -1,7 +1,7 @@
 /** Shared setup for the Postgres CDC integration tests: names, a task driven through the API, cleanup. */
 import { existsSync, readFileSync } from 'node:fs';
 import pg from 'pg';
-import { PostgresCdcTask } from '../../../../connectors/postgres-cdc/index.ts';
+import { PostgresCdcTask } from '../../../../connectors/postgres-cdc/postgres-cdc-task.ts';
 import type { SourceRecord } from '../../../../runtime/api/index.ts';
 import { services, uniqueName } from '../../../infra/env.ts';
 import { MemoryOffsets, sourceContext, type FakeSourceContext } from '../../../unit/connectors/fake-context.ts';
