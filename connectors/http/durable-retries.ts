@@ -8,8 +8,8 @@
  * Jobs hold the request body and the records' coordinates, never headers: authorization is added
  * again when a job is sent, so no secret is written to Redis.
  */
-import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
-import type { Logger } from '../../runtime/api/index.ts';
+import { Queue, Worker, type Job } from 'bullmq';
+import { redisConnectionOptions, type Logger } from '../../runtime/api/index.ts';
 import { backoffMs } from './http-client.ts';
 
 export interface RetryRecord {
@@ -45,20 +45,6 @@ export interface DurableRetriesOptions {
   giveUp(job: RetryJob, reason: string): Promise<void>;
 }
 
-export function redisConnection(url: string): ConnectionOptions {
-  const u = new URL(url);
-  const db = u.pathname.length > 1 ? Number(u.pathname.slice(1)) : 0;
-  return {
-    host: u.hostname,
-    port: Number(u.port || 6379),
-    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
-    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
-    ...(Number.isInteger(db) ? { db } : {}),
-    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
-    maxRetriesPerRequest: null,
-  };
-}
-
 export class DurableRetries {
   private readonly o: DurableRetriesOptions;
   private readonly queue: Queue<RetryJob>;
@@ -68,13 +54,13 @@ export class DurableRetries {
 
   constructor(options: DurableRetriesOptions) {
     this.o = options;
-    this.queue = new Queue<RetryJob>(options.queueName, { connection: redisConnection(options.redisUrl) });
+    this.queue = new Queue<RetryJob>(options.queueName, { connection: redisConnectionOptions(options.redisUrl) });
   }
 
   async start(): Promise<void> {
     await this.queue.waitUntilReady();
     const worker = new Worker<RetryJob>(this.o.queueName, (job) => this.process(job), {
-      connection: redisConnection(this.o.redisUrl),
+      connection: redisConnectionOptions(this.o.redisUrl),
       concurrency: this.o.concurrency,
       // A job whose worker died (kill -9) is taken over after its lock expires: within about
       // 15 s rather than BullMQ's default 30-60 s; and a crash does not count as a failure.

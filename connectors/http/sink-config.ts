@@ -1,4 +1,4 @@
-import { custom, defineConfig, listOf, oneOf, range } from '../../runtime/api/index.ts';
+import { custom, defineConfig, listOf, oneOf, range, url } from '../../runtime/api/index.ts';
 import { Allowlist } from './allowlist.ts';
 import { UrlTemplate } from './template.ts';
 
@@ -174,14 +174,7 @@ export const httpSinkConfig = defineConfig({
     default: null,
     doc: 'When set (e.g. `${env:TRIBUTARY_REDIS_URL}`), a request still failing after max.retries becomes a delayed BullMQ job in Redis instead of blocking: the partition advances, and the job is retried with backoff by any task of this connector, across worker restarts. Records then arrive out of order. Unset: retries block in place (Kafka Connect\'s behaviour).',
     importance: 'medium',
-    validate: custom<string>((v) => {
-      try {
-        const u = new URL(v);
-        return u.protocol === 'redis:' || u.protocol === 'rediss:' ? undefined : 'Expected a redis:// or rediss:// URL.';
-      } catch {
-        return 'Expected a redis:// or rediss:// URL.';
-      }
-    }, 'a redis:// URL'),
+    validate: url(['redis:', 'rediss:']),
   },
   'retry.queue.name': {
     type: 'string',

@@ -3,25 +3,10 @@
  * fills and watches, and the meta record naming the run and the snapshot to import. Loaded only
  * when redis.url is set: BullMQ and ioredis cost a worker ~30 MB and most of a second to import.
  */
-import { Queue, type ConnectionOptions, type Job } from 'bullmq';
+import { Queue, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { Logger } from '../../runtime/api/index.ts';
+import { redisConnectionOptions, type Logger } from '../../runtime/api/index.ts';
 import { snapshotMetaKey, snapshotQueueName, type ChunkJobData, type ChunkJobResult, type SnapshotMeta } from './chunk-jobs.ts';
-
-/** The same meaning as the HTTP sink's redis.url: `redis[s]://[user:password@]host:port[/db]`. */
-export function redisConnection(url: string): ConnectionOptions & { maxRetriesPerRequest: null } {
-  const u = new URL(url);
-  const db = u.pathname.length > 1 ? Number(u.pathname.slice(1)) : 0;
-  return {
-    host: u.hostname,
-    port: Number(u.port || 6379),
-    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
-    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
-    ...(Number.isInteger(db) ? { db } : {}),
-    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
-    maxRetriesPerRequest: null,
-  };
-}
 
 /** The meta record, read by task 0 and by chunk workers whose job names a snapshot that is gone. */
 export class SnapshotMetaStore {
@@ -29,7 +14,7 @@ export class SnapshotMetaStore {
   private readonly key: string;
 
   constructor(redisUrl: string, connector: string) {
-    this.redis = new Redis({ ...redisConnection(redisUrl), lazyConnect: true });
+    this.redis = new Redis({ ...redisConnectionOptions(redisUrl), lazyConnect: true });
     // A lost connection surfaces through the next command; never as an unhandled 'error' event.
     this.redis.on('error', () => {});
     this.key = snapshotMetaKey(connector);
@@ -69,7 +54,7 @@ export class SnapshotJobQueue {
 
   constructor(redisUrl: string, connector: string, logger: Logger) {
     this.name = snapshotQueueName(connector);
-    this.queue = new Queue<ChunkJobData, ChunkJobResult>(this.name, { connection: redisConnection(redisUrl) });
+    this.queue = new Queue<ChunkJobData, ChunkJobResult>(this.name, { connection: redisConnectionOptions(redisUrl) });
     this.meta = new SnapshotMetaStore(redisUrl, connector);
     this.logger = logger;
   }

@@ -18,12 +18,12 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { Worker, type Job } from 'bullmq';
-import { FatalError, RetriableError, sleep } from '../../runtime/api/index.ts';
+import { FatalError, RetriableError, redisConnectionOptions, sleep } from '../../runtime/api/index.ts';
 import type { JsonObject, Logger, SourceRecord, SourceTask, SourceTaskContext, TaskConfig } from '../../runtime/api/index.ts';
 import { describeTable, loadTypes } from './catalog.ts';
 import type { CatalogTable } from './catalog.ts';
 import { jobsDone, snapshotQueueName, type ChunkJobData, type ChunkJobResult } from './chunk-jobs.ts';
-import { SnapshotMetaStore, redisConnection } from './chunk-queue.ts';
+import { SnapshotMetaStore } from './chunk-queue.ts';
 import { postgresCdcConfig, type PostgresCdcConfig } from './config.ts';
 import { classify, connect, quoteLiteral } from './connection.ts';
 import { TableEvents, snapshotRecord, type EventOptions } from './events.ts';
@@ -107,7 +107,7 @@ export class ChunkWorkerTask implements SourceTask {
     const queue = snapshotQueueName(context.connectorName);
     this.meta = new SnapshotMetaStore(url, context.connectorName);
     const worker = new Worker<ChunkJobData, ChunkJobResult>(queue, null, {
-      connection: redisConnection(url),
+      connection: redisConnectionOptions(url),
       autorun: false,
       lockDuration: LOCK_MS,
       stalledInterval: STALLED_CHECK_MS,

@@ -1,4 +1,4 @@
-import { custom, defineConfig, listOf, nonEmpty, oneOf, range, regex } from '../../runtime/api/index.ts';
+import { defineConfig, listOf, nonEmpty, oneOf, range, regex, url } from '../../runtime/api/index.ts';
 import type { TaskConfig } from '../../runtime/api/index.ts';
 
 export const SNAPSHOT_MODES = ['initial', 'never', 'no_data', 'initial_only', 'always', 'when_needed'] as const;
@@ -35,14 +35,7 @@ export const postgresCdcConfig = defineConfig({
     doc: 'When set (e.g. `${env:TRIBUTARY_REDIS_URL}`) and tasks.max > 1, the initial snapshot\'s chunks become BullMQ jobs in Redis: task 0 keeps the slot, plans the chunks and streams afterwards, and tasks 1..tasks.max-1 (spread over the cluster\'s workers) read the chunks in task 0\'s exported snapshot. op r events of different chunks then interleave across tasks, and a chunk whose task dies is read again by another (at least once). Unset: the snapshot runs inside the one task (snapshot.max.threads connections).',
     importance: 'medium',
     group: 'Snapshot',
-    validate: custom<string>((v) => {
-      try {
-        const u = new URL(v);
-        return u.protocol === 'redis:' || u.protocol === 'rediss:' ? undefined : 'Expected a redis:// or rediss:// URL.';
-      } catch {
-        return 'Expected a redis:// or rediss:// URL.';
-      }
-    }, 'a redis:// URL'),
+    validate: url(['redis:', 'rediss:']),
   },
   'incremental.snapshot.chunk.size': { type: 'int', default: 1024, doc: 'Rows per chunk of an ad-hoc backfill (an execute-snapshot signal): each chunk is read in primary-key order between a low and a high watermark while streaming continues, and is the unit of resuming after a crash.', importance: 'medium', group: 'Snapshot', validate: range(1) },
   'heartbeat.interval.ms': { type: 'int', default: 0, doc: 'Emit a heartbeat record this often when idle so that the slot advances on quiet tables; 0 disables.', importance: 'medium', group: 'Heartbeat', validate: range(0) },

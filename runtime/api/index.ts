@@ -6,3 +6,4 @@ export * from './connector.ts';
 export * from './transform.ts';
 export * from './lazy.ts';
 export * from './timing.ts';
+export * from './redis.ts';

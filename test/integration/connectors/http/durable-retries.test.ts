@@ -5,14 +5,14 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
-import { redisConnection } from '../../../../connectors/http/durable-retries.ts';
+import { redisConnectionOptions } from '../../../../runtime/api/index.ts';
 import { eventually, http, startWorkerProcess, tempDir, type WorkerProcess } from '../../../helpers/worker-process.ts';
 import { services, uniqueName } from '../../../infra/env.ts';
 import { startServer, type TestServer } from './test-server.ts';
 
 const N = 20;
 const queueName = uniqueName('http-retry');
-const queue = new Queue(queueName, { connection: redisConnection(services.redis.url) });
+const queue = new Queue(queueName, { connection: redisConnectionOptions(services.redis.url) });
 let target: TestServer | undefined;
 const workers: WorkerProcess[] = [];
 
