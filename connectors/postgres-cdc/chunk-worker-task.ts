@@ -26,7 +26,7 @@ import { jobsDone, snapshotQueueName, type ChunkJobData, type ChunkJobResult } f
 import { SnapshotMetaStore } from './chunk-queue.ts';
 import { postgresCdcConfig, type PostgresCdcConfig } from './config.ts';
 import { classify, connect, quoteLiteral } from './connection.ts';
-import { TableEvents, snapshotRecord, type EventOptions } from './events.ts';
+import { TableEvents, eventOptions, snapshotRecord, type EventOptions } from './events.ts';
 import { readChunk, type ReadMethod } from './snapshot.ts';
 import { needsLookup, type TypeInfo } from './type-mapping.ts';
 
@@ -94,14 +94,7 @@ export class ChunkWorkerTask implements SourceTask {
     this.context = context;
     this.logger = context.logger;
     this.partition = Object.freeze({ server: cfg['topic.prefix'], snapshot_worker: context.taskId });
-    this.opts = {
-      prefix: cfg['topic.prefix'],
-      db: cfg['database.dbname'],
-      decimalMode: cfg['decimal.handling.mode'],
-      binaryMode: cfg['binary.handling.mode'],
-      placeholder: cfg['unavailable.value.placeholder'],
-      transactionMetadata: cfg['provide.transaction.metadata'],
-    };
+    this.opts = eventOptions(cfg);
     const url = cfg['redis.url'];
     if (!url) throw new Error('a chunk worker task needs redis.url');
     const queue = snapshotQueueName(context.connectorName);

@@ -4,6 +4,7 @@
  */
 import type { FieldSchema, JsonObject, Schema, SourceRecord } from '../../runtime/api/index.ts';
 import type { CatalogTable } from './catalog.ts';
+import type { PostgresCdcConfig } from './config.ts';
 import { UNCHANGED_TOAST, type TupleValue } from './pgoutput.ts';
 import { DECIMAL, VARIABLE_SCALE_DECIMAL, mapType, type ColumnMapping, type TypeLookup } from './type-mapping.ts';
 
@@ -16,6 +17,18 @@ export interface EventOptions {
   binaryMode: string;
   placeholder: string;
   transactionMetadata: boolean;
+}
+
+/** The event options a connector config sets (the streaming task and the chunk workers alike). */
+export function eventOptions(cfg: PostgresCdcConfig): EventOptions {
+  return {
+    prefix: cfg['topic.prefix'],
+    db: cfg['database.dbname'],
+    decimalMode: cfg['decimal.handling.mode'],
+    binaryMode: cfg['binary.handling.mode'],
+    placeholder: cfg['unavailable.value.placeholder'],
+    transactionMetadata: cfg['provide.transaction.metadata'],
+  };
 }
 
 export const SNAPSHOT_ENUM = 'true,first,first_in_data_collection,last_in_data_collection,last,false,incremental';

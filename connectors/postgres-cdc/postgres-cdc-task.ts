@@ -6,7 +6,7 @@ import { TableFilter, describeTable, listTables, loadTypes, tableName } from './
 import type { CatalogTable } from './catalog.ts';
 import { postgresCdcConfig, type PostgresCdcConfig } from './config.ts';
 import { TEXT_TYPES, classify, connect, dropSlot, quoteIdent } from './connection.ts';
-import { TableEvents, snapshotRecord, sourceInfo, type EventOptions, type SourceInfo } from './events.ts';
+import { TableEvents, eventOptions, snapshotRecord, sourceInfo, type EventOptions, type SourceInfo } from './events.ts';
 import { formatLsn, parseLsn } from './lsn.ts';
 import { decodePgOutput, pgTimeToUnixMicros, type TupleValue } from './pgoutput.ts';
 import {
@@ -103,14 +103,7 @@ export class PostgresCdcTask implements SourceTask {
     this.context = context;
     this.logger = context.logger;
     this.partition = Object.freeze({ server: cfg['topic.prefix'] });
-    this.opts = {
-      prefix: cfg['topic.prefix'],
-      db: cfg['database.dbname'],
-      decimalMode: cfg['decimal.handling.mode'],
-      binaryMode: cfg['binary.handling.mode'],
-      placeholder: cfg['unavailable.value.placeholder'],
-      transactionMetadata: cfg['provide.transaction.metadata'],
-    };
+    this.opts = eventOptions(cfg);
     this.filter = new TableFilter({
       schemaInclude: cfg['schema.include.list'], schemaExclude: cfg['schema.exclude.list'],
       tableInclude: cfg['table.include.list'], tableExclude: cfg['table.exclude.list'],
