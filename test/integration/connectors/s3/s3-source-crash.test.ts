@@ -49,7 +49,11 @@ describe('S3 source: kill -9 mid-object', () => {
     } }));
     writeFileSync(join(connectors, 'sink.json'), JSON.stringify({ name: 'to-file', config: { 'connector.class': 'FileStreamSink', topics: 'copied', file: out } }));
     const stateDir = tempDir('s3src-state');
-    const env = { TRIBUTARY_CONNECTORS_DIR: connectors, TRIBUTARY_OFFSET_FLUSH_INTERVAL_MS: '200' };
+    // Offsets committed every 20 ms, and an in-process topic of 100 records (the sink syncs every
+    // 50): the pipeline reads the second object over dozens of commits (~35 here), however fast
+    // the machine. With 200 ms and the default topic, a fast run read it whole between two
+    // commits and the crash point below never came.
+    const env = { TRIBUTARY_CONNECTORS_DIR: connectors, TRIBUTARY_OFFSET_FLUSH_INTERVAL_MS: '20', TRIBUTARY_MEMORY_TOPIC_CAPACITY: '100' };
 
     let w = await startWorkerProcess({ stateDir, env });
     workers.push(w);
