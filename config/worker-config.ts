@@ -300,6 +300,20 @@ const schema = {
       env: 'TRIBUTARY_VALUE_CONVERTER',
     },
   },
+  task: {
+    shutdown: {
+      graceful: {
+        timeout: {
+          ms: {
+            doc: 'How long stopping a task waits for its poll() or put() to return and for its stop() (Kafka Connect: task.shutdown.graceful.timeout.ms). A task that ignores its abort signal is then abandoned, so it cannot hang a rebalance, a delete or the worker\'s shutdown.',
+            format: 'nat',
+            default: 5000,
+            env: 'TRIBUTARY_TASK_SHUTDOWN_GRACEFUL_TIMEOUT_MS',
+          },
+        },
+      },
+    },
+  },
   heap: {
     growing: {
       percent: {
@@ -351,6 +365,7 @@ export interface WorkerConfig {
   offsetFlushIntervalMs: number;
   memoryTopicPartitions: number;
   memoryTopicCapacity: number;
+  taskShutdownGracefulTimeoutMs: number;
   /** V8's --heap-growing-percent for the worker process; 0 = V8's default. */
   heapGrowingPercent: number;
   keyConverter: string;
@@ -434,6 +449,7 @@ export function loadWorkerConfig(options: {
     offsetFlushIntervalMs: c.offset.flush.interval.ms,
     memoryTopicPartitions: Math.max(1, c.topics.memory.partitions),
     memoryTopicCapacity: Math.max(100, c.topics.memory.capacity),
+    taskShutdownGracefulTimeoutMs: c.task.shutdown.graceful.timeout.ms,
     heapGrowingPercent: c.heap.growing.percent,
     keyConverter: c.key.converter,
     valueConverter: c.value.converter,

@@ -57,3 +57,18 @@ export class TokenBucket {
     this.last = t;
   }
 }
+
+/** Whether `p` settles (resolves or rejects) within `ms`. Never rejects, and leaves no timer behind. */
+export async function settlesWithin(p: Promise<unknown> | undefined, ms: number): Promise<boolean> {
+  if (p === undefined) return true;
+  let timer: NodeJS.Timeout | undefined;
+  const settled = p.then(() => true, () => true);
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([settled, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

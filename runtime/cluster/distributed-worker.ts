@@ -56,6 +56,7 @@ export async function startDistributedWorker(config: WorkerConfig): Promise<Runn
       status: stores.status,
       stateDir: config.stateDir,
       offsetFlushIntervalMs: config.offsetFlushIntervalMs,
+      taskShutdownGracefulTimeoutMs: config.taskShutdownGracefulTimeoutMs,
       sinkFlushMaxRecords: Math.max(1, Math.floor(config.memoryTopicCapacity / 2)),
       defaultKeyConverter: config.keyConverter,
       defaultValueConverter: config.valueConverter,

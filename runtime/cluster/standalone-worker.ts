@@ -116,6 +116,7 @@ export async function startStandaloneWorker(config: WorkerConfig): Promise<Runni
       status: stores.status,
       stateDir: stores.stateDir,
       offsetFlushIntervalMs: config.offsetFlushIntervalMs,
+      taskShutdownGracefulTimeoutMs: config.taskShutdownGracefulTimeoutMs,
       sinkFlushMaxRecords: Math.max(1, Math.floor(config.memoryTopicCapacity / 2)),
       defaultKeyConverter: config.keyConverter,
       defaultValueConverter: config.valueConverter,

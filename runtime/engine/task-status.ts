@@ -1,4 +1,6 @@
-/** How runners tell the worker about their state; the worker writes it to the status store. */
+/** How runners tell the worker about their state (the worker writes it to the status store), pause, and stop their task. */
+import type { Logger } from '../api/index.ts';
+import { settlesWithin } from '../api/index.ts';
 import type { State } from '../cluster/herder.ts';
 
 export interface TaskStatusListener {
@@ -38,4 +40,15 @@ export class PauseGate {
       signal.addEventListener('abort', done, { once: true });
     });
   }
+}
+
+/** Kafka Connect's task.shutdown.graceful.timeout.ms default. */
+export const DEFAULT_SHUTDOWN_GRACEFUL_TIMEOUT_MS = 5000;
+
+/** The task's stop(), waited for at most `grace` ms; what it throws is logged. */
+export async function stopTask(task: { stop(): Promise<void> | void }, grace: number, logger: Logger): Promise<void> {
+  const stopped = Promise.resolve()
+    .then(() => task.stop())
+    .catch((e: unknown) => logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'task stop() threw'));
+  if (!(await settlesWithin(stopped, grace))) logger.warn({ timeoutMs: grace }, 'the task\'s stop() did not return within task.shutdown.graceful.timeout.ms; going on without it');
 }

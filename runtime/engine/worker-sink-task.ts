@@ -4,10 +4,10 @@
  * are committed only for what the task's flush made durable, so a crash re-delivers, never skips.
  */
 import type { Converter, Logger, Schema, SinkOffsets, SinkRecord, SinkTask, SinkTaskContext, TaskConfig, TopicPartition } from '../api/index.ts';
-import { topicPartitionKey } from '../api/index.ts';
+import { settlesWithin, topicPartitionKey } from '../api/index.ts';
 import { ErrorHandler, SKIPPED } from './error-handler.ts';
 import type { WorkerMetrics } from './metrics.ts';
-import { PauseGate, type TaskStatusListener } from './task-status.ts';
+import { DEFAULT_SHUTDOWN_GRACEFUL_TIMEOUT_MS, PauseGate, stopTask, type TaskStatusListener } from './task-status.ts';
 import type { BusConsumer, ConsumedRecord, ConsumerOptions, TopicBus } from './topic-bus.ts';
 
 type Transform = (r: SinkRecord) => SinkRecord | null;
@@ -44,6 +44,8 @@ export interface SinkTaskRunnerOptions {
   /** Flush early once this many records are uncommitted (keeps in-process producers from waiting a whole interval). */
   flushMaxRecords: number;
   maxPollRecords: number;
+  /** How long stop() waits for put() to return and for the task's stop() (task.shutdown.graceful.timeout.ms). */
+  shutdownGracefulTimeoutMs?: number;
 }
 
 function rethrow(e: unknown): never {
@@ -298,8 +300,14 @@ export class SinkTaskRunner {
   async stop(): Promise<void> {
     this.abort.abort();
     this.gate.resume();
-    await this.loop;
-    if (!this.failed && this.consumer) {
+    const grace = this.o.shutdownGracefulTimeoutMs ?? DEFAULT_SHUTDOWN_GRACEFUL_TIMEOUT_MS;
+    const returned = await settlesWithin(this.loop, grace);
+    if (!returned) {
+      // flush() must not run beside a put() that never returned: nothing more is committed, and
+      // what was delivered since the last commit is delivered again after a restart.
+      this.o.logger.warn({ timeoutMs: grace }, 'the task did not return from put() within task.shutdown.graceful.timeout.ms of being asked to stop; abandoning it without a final flush');
+    }
+    if (returned && !this.failed && this.consumer) {
       try {
         await this.commit();
       } catch (e) {
@@ -312,10 +320,6 @@ export class SinkTaskRunner {
       }
     }
     await this.consumer?.close();
-    try {
-      await this.o.task.stop();
-    } catch (e) {
-      this.o.logger.warn({ err: (e as Error).message }, 'task stop() threw');
-    }
+    await stopTask(this.o.task, grace, this.o.logger);
   }
 }

@@ -6,10 +6,11 @@
  * offsets go into the transaction of the records instead, committed between polls.
  */
 import type { Converter, JsonObject, Logger, SourceRecord, SourceTask, SourceTaskContext, TaskConfig, TaskSignal } from '../api/index.ts';
+import { settlesWithin } from '../api/index.ts';
 import type { OffsetStore, SourceOffsetUpdate } from '../store/index.ts';
 import { ErrorHandler, SKIPPED } from './error-handler.ts';
 import type { WorkerMetrics } from './metrics.ts';
-import { PauseGate, type TaskStatusListener } from './task-status.ts';
+import { DEFAULT_SHUTDOWN_GRACEFUL_TIMEOUT_MS, PauseGate, stopTask, type TaskStatusListener } from './task-status.ts';
 import type { BusProducer, BusRecord, RawKafkaRecord, TransactionalBusProducer } from './topic-bus.ts';
 
 type Transform = (r: SourceRecord) => SourceRecord | null;
@@ -38,6 +39,12 @@ export interface SourceTaskRunnerOptions {
   /** How long stop() waits for in-flight records before committing what is durable. */
   offsetFlushTimeoutMs?: number;
   /**
+   * How long stop() waits for poll() to return and for the task's stop() (Kafka Connect's
+   * task.shutdown.graceful.timeout.ms, default 5000): a task that ignores its abort signal is
+   * abandoned rather than left to hang a rebalance, a delete or the worker's shutdown.
+   */
+  shutdownGracefulTimeoutMs?: number;
+  /**
    * Exactly-once (distributed mode with exactly.once.source.support=enabled, KIP-618): `producer`
    * is this transactional producer; the records of each transaction and the offsets they advance
    * to commit together, so a crash or a zombie can repeat nothing a read_committed reader saw.
@@ -54,6 +61,7 @@ export interface SourceTaskRunnerOptions {
 function rethrow(e: unknown): never {
   throw e;
 }
+
 
 /**
  * A converted record for the Kafka producer: only the fields it reads, in one fixed shape (a
@@ -86,6 +94,8 @@ export class SourceTaskRunner {
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly labels: { connector: string; task: string };
   private lastTransaction = Date.now();
+  /** stop() stopped waiting for the poll loop. */
+  private abandoned = false;
 
   constructor(options: SourceTaskRunnerOptions) {
     this.o = options;
@@ -150,7 +160,9 @@ export class SourceTaskRunner {
           continue;
         }
         const records = await errors.withRetries('TASK_POLL', () => task.poll(signal), signal, true);
-        if (signal.aborted && records.length === 0) break;
+        // Records a poll returns after stop() gave up waiting for it are dropped: their offsets
+        // will never be committed, so they are polled again after a restart.
+        if (signal.aborted && (records.length === 0 || this.abandoned)) break;
         if (records.length === 0) {
           if (this.o.transactions && Date.now() - this.lastTransaction >= this.o.transactions.intervalMs) await this.commitTransaction();
           await new Promise((r) => setImmediate(r));
@@ -312,7 +324,11 @@ export class SourceTaskRunner {
   async stop(): Promise<void> {
     this.abort.abort();
     if (this.timer) clearInterval(this.timer);
-    await this.loop;
+    const grace = this.o.shutdownGracefulTimeoutMs ?? DEFAULT_SHUTDOWN_GRACEFUL_TIMEOUT_MS;
+    if (!(await settlesWithin(this.loop, grace))) {
+      this.abandoned = true;
+      this.o.logger.warn({ timeoutMs: grace }, 'the task did not return from poll() within task.shutdown.graceful.timeout.ms of being asked to stop (it ignores its abort signal); abandoning it');
+    }
     const timeout = this.o.offsetFlushTimeoutMs ?? 5000;
     if (this.inflight.size > 0) {
       let timer: NodeJS.Timeout | undefined;
@@ -326,11 +342,7 @@ export class SourceTaskRunner {
     } else {
       await this.commitOffsets();
     }
-    try {
-      await this.o.task.stop();
-    } catch (e) {
-      this.o.logger.warn({ err: (e as Error).message }, 'task stop() threw');
-    }
+    await stopTask(this.o.task, grace, this.o.logger);
     await this.o.producer.close().catch((e: Error) => this.o.logger.warn({ err: e.message }, 'closing the producer failed'));
   }
 }

@@ -46,6 +46,8 @@ export interface WorkerOptions {
   offsetFlushIntervalMs: number;
   /** Sink runners flush early past this many uncommitted records (half an in-process partition's capacity). */
   sinkFlushMaxRecords: number;
+  /** task.shutdown.graceful.timeout.ms (default 5000). */
+  taskShutdownGracefulTimeoutMs?: number;
   defaultKeyConverter: string;
   defaultValueConverter: string;
   /** The herder's hook for ConnectorContext.requestTaskReconfiguration. */
@@ -273,6 +275,7 @@ export class Worker {
           // Kafka acks within Connect's offset.flush.timeout.ms; in-process topics once sinks flush,
           // about one flush interval (and never, for a topic no sink reads).
           offsetFlushTimeoutMs: this.o.bus.kind === 'memory' ? Math.min(5000, 2 * this.o.offsetFlushIntervalMs) : 5000,
+          shutdownGracefulTimeoutMs: this.o.taskShutdownGracefulTimeoutMs,
         });
       } else {
         const sinkCfg = sinkConnectorConfig.parse(cfg);
@@ -284,6 +287,7 @@ export class Worker {
           topicsRegex: regex ? new RegExp(regex) : undefined, converters, transform: transform as never, untransformed: stages.length === 0, errors, logger,
           metrics: this.o.metrics, status, offsetFlushIntervalMs: this.o.offsetFlushIntervalMs,
           flushMaxRecords: this.o.sinkFlushMaxRecords, maxPollRecords: sinkCfg['consumer.max.poll.records'] as number,
+          shutdownGracefulTimeoutMs: this.o.taskShutdownGracefulTimeoutMs,
         });
       }
       if (t.stopped) return;

@@ -10,6 +10,7 @@ describe('worker config', () => {
     expect(c).toMatchObject({ mode: 'standalone', stateDir: '.tributary', bootstrapServers: [], groupId: 'tributary-cluster' });
     expect(c.rest).toMatchObject({ host: '127.0.0.1', port: 8083 });
     expect(c.heapGrowingPercent).toBe(150);
+    expect(c.taskShutdownGracefulTimeoutMs).toBe(5000);
   });
 
   it('heap.growing.percent: 0 leaves V8 its own heuristic; not a number is an error naming the key', () => {
