@@ -11,7 +11,7 @@
  *
  * Prints medians of several runs. Never fails on a time.
  */
-import { closeSync, existsSync, fsyncSync, mkdtempSync, openSync, readFileSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { demoSource } from '../connectors/demo/index.ts';
@@ -22,7 +22,9 @@ const N = Number(process.env.BENCH_RECORDS ?? 1_000_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 
 export async function ceiling(): Promise<{ rate: number; perCpuSec: number }> {
-  const file = join(mkdtempSync(join(tmpdir(), 'bench-ceiling-')), 'out.jsonl');
+  // Each run writes a few hundred MB: every function here removes its folder when done.
+  const dir = mkdtempSync(join(tmpdir(), 'bench-ceiling-'));
+  const file = join(dir, 'out.jsonl');
   const task = demoSource.createTask();
   const ctrl = new AbortController();
   const logger = { debug() {}, info() {}, warn() {}, error() {}, child() { return logger; } };
@@ -52,6 +54,7 @@ export async function ceiling(): Promise<{ rate: number; perCpuSec: number }> {
   const cpu = process.cpuUsage(cpu0);
   closeSync(fd);
   await task.stop();
+  rmSync(dir, { recursive: true, force: true });
   return { rate: done / secs, perCpuSec: done / ((cpu.user + cpu.system) / 1e6) };
 }
 
@@ -122,6 +125,7 @@ export async function pipeline(kafka?: { bootstrapServers: string; topic: string
     return { rate: N / secs, perCpuSec: N / cpu, peakMb };
   } finally {
     await stopChild(child);
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -156,6 +160,7 @@ export async function tenTasksRss(): Promise<number> {
     return median(samples);
   } finally {
     await stopChild(child);
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -169,6 +174,7 @@ async function startToReady(): Promise<number> {
     return performance.now() - t0;
   } finally {
     await stopChild(child);
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
