@@ -20,6 +20,7 @@ import { median, printTable, rssOf, spawnWorker, stopChild, waitHealthy } from '
 
 const N = Number(process.env.BENCH_RECORDS ?? 1_000_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const RSS_WARMUP_MS = 1000 * Number(process.env.BENCH_RSS_WARMUP_S ?? 90);
 
 export async function ceiling(): Promise<{ rate: number; perCpuSec: number }> {
   // Each run writes a few hundred MB: every function here removes its folder when done.
@@ -149,9 +150,10 @@ export async function tenTasksRss(): Promise<number> {
       if (running === 10) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    // RSS saws up and down with each young-generation collection: the median of 20 samples over
-    // 10 s after a 5 s warm-up, not one sample whose phase decides the figure.
-    await new Promise((r) => setTimeout(r, 5_000));
+    // RSS saws up and down with each young-generation collection, and climbs for about a minute
+    // while V8 sizes the old generation (124 MB after 10 s, a plateau of 155-160 MB after 90 s):
+    // the median of 20 samples over 10 s after BENCH_RSS_WARMUP_S (default 90) of running.
+    await new Promise((r) => setTimeout(r, RSS_WARMUP_MS));
     const samples: number[] = [];
     for (let i = 0; i < 20; i++) {
       await new Promise((r) => setTimeout(r, 500));
