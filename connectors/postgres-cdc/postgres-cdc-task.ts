@@ -467,8 +467,6 @@ export class PostgresCdcTask implements SourceTask {
     }
   }
 
-
-
   private async teardown(): Promise<void> {
     const { repl, query, snapshot, jobs } = this;
     this.jobs = undefined;
