@@ -176,6 +176,61 @@ describe('file sink task', () => {
     expect(call).toBe(3);
   });
 
+  it('writes the JSON read from Kafka (valueJson) as it is, unless it spans lines or the format is text', async () => {
+    const withJson = (value: unknown, json: string) => ({ ...sinkRecords([value])[0], valueJson: Buffer.from(json) });
+    const { task } = await startSink({ file });
+    // 2^53 + 1 survives only as the bytes read: the parsed value has lost it.
+    await task.put([withJson(9007199254740992, '{"id":9007199254740993}'), withJson({ a: 1 }, '{\n  "a": 1\n}'), withJson({ b: 2 }, '{"b":2}')]);
+    await task.flush(noOffsets);
+    expect(await read()).toBe('{"id":9007199254740993}\n{"a":1}\n{"b":2}\n');
+
+    const text = join(dir, 'text.txt');
+    const { task: textTask } = await startSink({ file: text, format: 'text' });
+    await textTask.put([withJson('plain', '"plain"')]);
+    await textTask.flush(noOffsets);
+    expect(await readFile(text, 'utf8')).toBe('plain\n');
+  });
+
+  it('reuses its buffer across flushes of growing and shrinking size, multi-byte text included', async () => {
+    const { task } = await startSink({ file, format: 'text' });
+    const expected: string[] = [];
+    // 80 KB of UTF-8 in one line (past the first 64 KB buffer), then many small ones, then small flushes again.
+    const sizes = [[1, 40_000], [5_000, 30], [3, 10], [20_000, 100], [2, 5]];
+    for (const [count, len] of sizes) {
+      const values = Array.from({ length: count }, (_, i) => `${i}:${'é€'.repeat(len / 2)}`);
+      expected.push(...values);
+      await task.put(sinkRecords(values));
+      await task.flush(noOffsets);
+      expect(await read()).toBe(expected.map((v) => v + '\n').join(''));
+    }
+  });
+
+  it('writes out past 4 MB of buffered lines without waiting for flush, and syncs only on flush', async () => {
+    const probe = await open(file, 'a');
+    const proto = Object.getPrototypeOf(probe) as { write: (...a: unknown[]) => unknown; datasync: () => Promise<void> };
+    await probe.close();
+    const calls: string[] = [];
+    const write = proto.write;
+    const datasync = proto.datasync;
+    vi.spyOn(proto, 'write').mockImplementation(function (this: unknown, ...args: unknown[]) {
+      calls.push('write');
+      return write.apply(this, args);
+    });
+    vi.spyOn(proto, 'datasync').mockImplementation(function (this: unknown) {
+      calls.push('datasync');
+      return datasync.apply(this);
+    });
+    const { task } = await startSink({ file, format: 'text' });
+    const line = 'y'.repeat(1023);
+    await task.put(sinkRecords(Array.from({ length: 4096 }, () => line)));
+    expect(calls).toEqual(['write']);
+    expect((await read()).length).toBe(4096 * 1024);
+    await task.put(sinkRecords(['last']));
+    await task.flush(noOffsets);
+    expect(calls).toEqual(['write', 'write', 'datasync']);
+    expect((await read()).endsWith(`${line}\nlast\n`)).toBe(true);
+  });
+
   it('writes to standard output when file is -', async () => {
     const chunks: string[] = [];
     vi.spyOn(process.stdout, 'write').mockImplementation(((chunk: Uint8Array | string, cb?: (err?: Error | null) => void) => {
