@@ -12,6 +12,7 @@ import { DataError, defineConfig, oneOf, range } from '../api/index.ts';
 import type { Converter, ConverterPlugin, Header, Schema } from '../api/index.ts';
 import { JsonDecoder, JsonReadError, NeedsPrecision, hasUnsafeInteger, parseJson, parseJsonPrecise, unwrapPrecise } from './json-decode.ts';
 import { ByteArena } from './byte-arena.ts';
+import { ByteWriter } from './byte-writer.ts';
 import { JsonEncoder, JsonWriteError, writeSchemaless, type DecimalFormat } from './json-encode.ts';
 
 export const JSON_CONVERTER_CLASS = 'org.apache.kafka.connect.json.JsonConverter';
@@ -80,6 +81,8 @@ export class JsonConverter implements Converter {
   private readonly decoder: JsonDecoder;
   private readonly role: 'key' | 'value';
   private readonly arena = new ByteArena();
+  /** Records with a schema are written straight into bytes here (see byte-writer.ts for why). */
+  private readonly out = new ByteWriter();
 
   constructor(options: JsonConverterOptions = {}) {
     this.schemasEnable = options.schemasEnable ?? true;
@@ -93,19 +96,31 @@ export class JsonConverter implements Converter {
   fromConnectData(topic: string, schema: Schema | undefined, value: unknown, _headers?: Header[]): Buffer | null {
     if (value === null || value === undefined) return null;
     try {
-      if (!this.schemasEnable) return this.arena.fromString(schema ? this.encoder.payload(schema, value) : writeSchemaless(value));
+      if (!schema) return this.schemasEnable ? withHead(this.arena, NULL_SCHEMA_HEAD, writeSchemaless(value)) : this.arena.fromString(writeSchemaless(value));
       // The envelope's head (`{"schema":...,"payload":`) is the same bytes for every record of a
-      // schema: kept as bytes, copied in front of the payload, rather than a string concatenated
-      // with it and then encoded whole (most of an envelope is its schema).
-      if (!schema) return withHead(this.arena, NULL_SCHEMA_HEAD, writeSchemaless(value));
-      const head = this.encoder.envelopeHead(schema);
-      return withHead(this.arena, head, this.encoder.payload(schema, value));
+      // schema: kept as bytes, copied in front of the payload (most of an envelope is its schema).
+      return this.encode(this.schemasEnable ? this.encoder.envelopeHead(schema) : undefined, schema, value);
     } catch (e) {
       if (e instanceof JsonWriteError) {
         throw new DataError(`Cannot convert the ${this.role} of a record for topic "${topic}" to JSON: ${e.describe()}.`, { cause: e });
       }
       throw e;
     }
+  }
+
+  /** `head`, the payload, and `}` after a head: one record in the writer's chunk. */
+  private encode(head: Buffer | undefined, schema: Schema, value: unknown): Buffer {
+    const w = this.out;
+    w.begin();
+    try {
+      if (head !== undefined) w.bytes(head);
+      this.encoder.payloadInto(schema, value, w);
+      if (head !== undefined) w.byte(CLOSE_BRACE);
+    } catch (e) {
+      w.abort();
+      throw e;
+    }
+    return w.finish();
   }
 
   toConnectData(topic: string, data: Buffer | null, _headers?: Header[]): { schema?: Schema; value: unknown } {

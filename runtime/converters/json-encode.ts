@@ -8,6 +8,7 @@
  * cannot write faithfully (bigints, bytes, Maps, Sets, NaN) take a slower exact path.
  */
 import type { FieldSchema, Schema } from '../api/index.ts';
+import type { ByteWriter } from './byte-writer.ts';
 import {
   DATE, DECIMAL, TIME, TIMESTAMP,
   decimalScale, describeValue, formatDecimal, toEpochDays, toEpochMillis, toMillisOfDay, toUnscaled, unscaledToBytes, bytesToUnscaled,
@@ -22,6 +23,8 @@ export interface JsonWriteOptions {
 }
 
 type Write = (value: unknown) => string;
+/** Writes a value for a schema as UTF-8 JSON into a ByteWriter: the same bytes as its Write's string. */
+type Into = (w: ByteWriter, value: unknown) => void;
 
 interface Compiled {
   /** Writes any value for this schema, null included. */
@@ -30,6 +33,8 @@ interface Compiled {
   json?: string;
   /** `{"schema":<json>,"payload":` as UTF-8, built on first use. */
   head?: Buffer;
+  /** The byte writer, compiled on first use. */
+  into?: Into;
 }
 
 /** A conversion failure somewhere inside a value; `path` names where (outermost first). */
@@ -137,6 +142,15 @@ export class JsonEncoder {
   /** The payload JSON of `value` under `schema`. Throws JsonWriteError. */
   payload(schema: Schema, value: unknown): string {
     return this.get(schema).write(value);
+  }
+
+  /**
+   * The payload JSON of `value` under `schema`, written as UTF-8 into `w`: the bytes of
+   * `payload(schema, value)`, without building them as strings first. Throws JsonWriteError (having
+   * written part of the value: the caller aborts the record).
+   */
+  payloadInto(schema: Schema, value: unknown, w: ByteWriter): void {
+    this.into(schema)(w, value);
   }
 
   /** The schema as Connect writes it in an envelope. Throws JsonWriteError for an invalid schema. */
@@ -349,6 +363,119 @@ export class JsonEncoder {
     };
   }
 
+  // ---- Byte writers ----------------------------------------------------------------------------
+  //
+  // The common shapes (structs, arrays, strings, integers, finite floats, booleans, bytes, Decimals
+  // given as plain decimal strings) are written byte by byte. Everything else, and every value
+  // that is not what its schema expects, goes through the schema's string writer (`write`), whose
+  // text or JsonWriteError is then the answer: the string writers stay the one definition of what
+  // is written and of what is refused, and the byte writers only a faster route to the same bytes.
+
+  private into(schema: Schema): Into {
+    const c = this.get(schema);
+    if (c.into === undefined) c.into = this.compileIntoNullable(schema, c.write);
+    return c.into;
+  }
+
+  private compileIntoNullable(schema: Schema, write: Write): Into {
+    const base = this.compileIntoBase(schema, write);
+    const plainNull = schema.optional === true && !(schema.default !== undefined && schema.default !== null && this.options.replaceNullWithDefault);
+    return (w, v) => {
+      if (v !== null && v !== undefined) base(w, v);
+      else if (plainNull) w.bytes(NULL_BYTES);
+      else w.text(write(v));
+    };
+  }
+
+  private compileIntoBase(schema: Schema, write: Write): Into {
+    const fallback: Into = (w, v) => w.text(write(v));
+    switch (schema.name) {
+      case DECIMAL:
+        if (schema.type === 'bytes') return this.compileIntoDecimal(schema, fallback);
+        break;
+      case DATE:
+      case TIME:
+      case TIMESTAMP:
+        return fallback;
+    }
+    switch (schema.type) {
+      case 'int8': return intInto(INT8_MIN, INT8_MAX, fallback);
+      case 'int16': return intInto(INT16_MIN, INT16_MAX, fallback);
+      case 'int32': return intInto(INT32_MIN, INT32_MAX, fallback);
+      case 'int64': return (w, v) => (typeof v === 'number' && Number.isSafeInteger(v) ? w.int(v) : fallback(w, v));
+      case 'float32':
+      case 'float64':
+        return (w, v) => {
+          if (typeof v !== 'number' || !Number.isFinite(v)) fallback(w, v);
+          else if (Number.isSafeInteger(v)) w.int(v);
+          else w.text(String(v));
+        };
+      case 'boolean':
+        return (w, v) => (v === true ? w.bytes(TRUE_BYTES) : v === false ? w.bytes(FALSE_BYTES) : fallback(w, v));
+      case 'string': return (w, v) => (typeof v === 'string' ? w.quoted(v) : fallback(w, v));
+      case 'bytes': return (w, v) => (v instanceof Uint8Array ? w.base64(v) : fallback(w, v));
+      case 'array': return this.compileIntoArray(schema, fallback);
+      case 'struct': return this.compileIntoStruct(schema, fallback);
+      default: return fallback;
+    }
+  }
+
+  private compileIntoDecimal(schema: Schema, fallback: Into): Into {
+    if (this.options.decimalFormat === 'NUMERIC') return fallback;
+    const scale = decimalScale(schema);
+    return (w, v) => {
+      if (typeof v !== 'string' || !decimalInto(w, v, scale)) fallback(w, v);
+    };
+  }
+
+  private compileIntoArray(schema: Schema, fallback: Into): Into {
+    const item = this.into(schema.items!);
+    return (w, v) => {
+      if (!Array.isArray(v)) return fallback(w, v);
+      w.byte(0x5b);
+      for (let i = 0; i < v.length; i++) {
+        if (i > 0) w.byte(0x2c);
+        try {
+          item(w, v[i]);
+        } catch (e) {
+          throw under(e, `[${i}]`);
+        }
+      }
+      w.byte(0x5d);
+    };
+  }
+
+  private compileIntoStruct(schema: Schema, fallback: Into): Into {
+    const fields: FieldSchema[] = schema.fields ?? [];
+    const n = fields.length;
+    if (n === 0) return fallback;
+    const names: string[] = [];
+    const heads: Buffer[] = [];
+    const intos: Into[] = [];
+    const ownOnly: boolean[] = [];
+    for (let i = 0; i < n; i++) {
+      const f = fields[i];
+      names.push(f.field);
+      heads.push(Buffer.from((i === 0 ? '{' : ',') + JSON.stringify(f.field) + ':', 'utf8'));
+      intos.push(this.into(f));
+      ownOnly.push(f.field in Object.prototype);
+    }
+    return (w, v) => {
+      if (!isPlainObject(v)) return fallback(w, v);
+      for (let i = 0; i < n; i++) {
+        const name = names[i];
+        const x = ownOnly[i] && !Object.hasOwn(v, name) ? undefined : v[name];
+        w.bytes(heads[i]);
+        try {
+          intos[i](w, x);
+        } catch (e) {
+          throw under(e, name);
+        }
+      }
+      w.byte(0x7d);
+    };
+  }
+
   /** Connect's key order: type, items | keys, values | fields, optional, name, version, doc, parameters, default. */
   private buildSchemaJson(schema: Schema): string {
     let out = `{"type":${JSON.stringify(JSON_TYPE_NAMES[schema.type] ?? schema.type)}`;
@@ -395,6 +522,66 @@ export class JsonEncoder {
 
 /** Connect's schema JSON calls float32 and float64 "float" and "double". */
 const JSON_TYPE_NAMES: Partial<Record<string, string>> = { float32: 'float', float64: 'double' };
+
+const NULL_BYTES = Buffer.from('null', 'latin1');
+const TRUE_BYTES = Buffer.from('true', 'latin1');
+const FALSE_BYTES = Buffer.from('false', 'latin1');
+
+function intInto(min: number, max: number, fallback: Into): Into {
+  return (w, v) => (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? w.int(v) : fallback(w, v));
+}
+
+/** Scratch for the unscaled bytes of a decimal written by decimalInto (at most 7 bytes). */
+const UNSCALED = new Uint8Array(8);
+
+/**
+ * A Decimal given as a plain decimal string (`-?digits(.digits)?`, at most the schema's scale of
+ * fraction digits, at most 15 digits once scaled, so exact in a double), written as the base64 of
+ * its unscaled two's-complement bytes, exactly as toUnscaled + unscaledToBytes + base64 do with
+ * bigints. False (nothing written) for anything else, which the exact path then writes or refuses.
+ */
+function decimalInto(w: ByteWriter, s: string, scale: number): boolean {
+  const n = s.length;
+  let i = 0;
+  let negative = false;
+  if (n > 0 && s.charCodeAt(0) === 0x2d) {
+    negative = true;
+    i = 1;
+  }
+  let x = 0;
+  let digits = 0;
+  let intDigits = 0;
+  let frac = -1;
+  for (; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x30 && c <= 0x39) {
+      x = x * 10 + (c - 0x30);
+      digits++;
+      if (frac >= 0) frac++;
+      else intDigits++;
+    } else if (c === 0x2e && frac < 0) {
+      frac = 0;
+    } else {
+      return false;
+    }
+  }
+  if (intDigits === 0 || frac === 0) return false;
+  const fracDigits = frac < 0 ? 0 : frac;
+  if (scale < 0 || fracDigits > scale || digits + scale - fracDigits > 15) return false;
+  for (let k = fracDigits; k < scale; k++) x *= 10;
+  // Java's BigInteger.toByteArray(): the fewest bytes holding the value and its sign bit; a
+  // negative value's bytes are those of (-x - 1) inverted.
+  let m = negative && x !== 0 ? x - 1 : x;
+  let length = 1;
+  for (let limit = 128; m >= limit; limit *= 256) length++;
+  for (let j = length - 1; j >= 0; j--) {
+    const b = m % 256;
+    UNSCALED[j] = negative && x !== 0 ? 255 - b : b;
+    m = (m - b) / 256;
+  }
+  w.base64(UNSCALED, length);
+  return true;
+}
 
 function logical(toEncoded: (v: unknown) => number | bigint, encode: Write): Write {
   return (v) => {
