@@ -11,8 +11,19 @@
  *   size. autocannon sends one prebuilt body again and again: it measures what the connection and
  *   the server take, with no serialization at all.
  * - ours: HttpSinkTask, driven through its API as the runtime drives it (put of 2,000 records,
- *   flush), timed over put and flush (records are built beforehand, 100,000 at a time, since the
- *   runtime hands them over built); the server must have counted every record. Values are
+ *   flush), timed over put and flush: everything the sink does for the records is inside the
+ *   clock (but a scavenge that runs while the next chunk is built, collecting the sink's garbage
+ *   with the previous chunk's records, is not). Records are built before the clock starts (the
+ *   runtime hands them over built), BENCH_CHUNK at a time (10,000: five puts) while nothing is in
+ *   flight (each chunk ends with a flush, so no request progresses while the clock is stopped, and
+ *   the sink pays a drained pipeline every 20 requests): as the runtime decodes a fetch and hands
+ *   the records over fresh. (Built 100,000 at a time, most were out of the CPU's caches and
+ *   promoted by the scavenger before the sink read them: BENCH_CHUNK=100000 for that shape.)
+ *   Before the timed records, BENCH_WARMUP records (500,000 batched; a tenth of the run unbatched)
+ *   go through the same task untimed, as a worker's sink is long past its first second; the
+ *   server must have counted every timed record. The sink's CPU per record (this process, user
+ *   + system, over the timed windows) is printed beside records/s: it is much less noisy on a
+ *   shared machine. Values are
  *   objects, as JsonConverter with schemas.enable=true (or any transform) hands them over (the
  *   sink serializes each); in the "json" row, objects
  *   with their JSON text beside them (`valueJson`), as JsonConverter with schemas.enable=false
@@ -26,6 +37,7 @@
  *                               BENCH_CONCURRENCY=4 BENCH_BATCH=500 BENCH_MODES=batched,json,bytes,unbatched
  *                               (also unbatched-json)
  *                               BENCH_CEILING_SECONDS=5 (how long autocannon runs)
+ *                               BENCH_CHUNK=10000 BENCH_WARMUP=500000
  *                               BENCH_SINK_ONLY=1 (the sink alone, no ratio: for node --cpu-prof)
  */
 import { spawn } from 'node:child_process';
@@ -41,6 +53,10 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 1);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
 const BATCH = Number(process.env.BENCH_BATCH ?? 500);
 const PUT_SIZE = 2000;
+/** Records built at a time, before the clock starts; the sink is flushed (idle) before each chunk is built. */
+const CHUNK = Number(process.env.BENCH_CHUNK ?? 10_000);
+/** Records sent through the same task before the clock starts (a worker's sink runs for hours, not a second). */
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 500_000);
 const MODES = (process.env.BENCH_MODES ?? 'batched,json,bytes,unbatched').split(',');
 const CEILING_SECONDS = Number(process.env.BENCH_CEILING_SECONDS ?? 5);
 /** Only the sink, no ceiling and no plain loop: for `node --cpu-prof`. */
@@ -117,6 +133,9 @@ async function reset(url: string): Promise<void> {
   await fetch(`${url}/reset`, { method: 'POST' });
 }
 
+/** The sink's CPU (this process, user + system) per record over the timed windows, in µs: less noisy than records/s on a shared machine. */
+let lastCpuPerRecordUs = 0;
+
 async function ours(url: string, total: number, batched: boolean, kind: ValueKind): Promise<number> {
   await reset(url);
   const task = new HttpSinkTask();
@@ -124,17 +143,31 @@ async function ours(url: string, total: number, batched: boolean, kind: ValueKin
     { 'http.url': `${url}/ingest`, 'batching.enabled': String(batched), 'batch.max.size': String(BATCH), 'http.max.concurrency': String(CONCURRENCY) },
     context(),
   );
-  // Records are built before the clock starts (the runtime hands them over built), 100k at a time.
+  // Warm-up, untimed and not counted: the same task, the same server, records of the same shape.
+  const warm = batched ? WARMUP : Math.min(WARMUP, Math.ceil(total / 10));
+  for (let chunk = 0; chunk < warm; chunk += CHUNK) {
+    for (let i = chunk; i < Math.min(warm, chunk + CHUNK); i += PUT_SIZE) await task.put(records(total + i, Math.min(PUT_SIZE, warm - i, chunk + CHUNK - i), kind));
+    await task.flush(new Map());
+  }
+  await reset(url);
+  // Records are built before the clock starts (the runtime hands them over built), CHUNK at a
+  // time, while nothing is in flight (after a flush): as the runtime decodes a fetch's records
+  // and hands them over fresh, rather than all of them built long before and out of the caches.
   let ms = 0;
-  for (let chunk = 0; chunk < total; chunk += 100_000) {
+  let cpuUs = 0;
+  for (let chunk = 0; chunk < total; chunk += CHUNK) {
     const puts: SinkRecord[][] = [];
-    for (let i = chunk; i < Math.min(total, chunk + 100_000); i += PUT_SIZE) puts.push(records(i, Math.min(PUT_SIZE, total - i, chunk + 100_000 - i), kind));
+    for (let i = chunk; i < Math.min(total, chunk + CHUNK); i += PUT_SIZE) puts.push(records(i, Math.min(PUT_SIZE, total - i, chunk + CHUNK - i), kind));
     const start = performance.now();
+    const cpu = process.cpuUsage();
     for (const batch of puts) await task.put(batch);
     await task.flush(new Map());
     ms += performance.now() - start;
+    const used = process.cpuUsage(cpu);
+    cpuUs += used.user + used.system;
   }
   const seconds = ms / 1000;
+  lastCpuPerRecordUs = cpuUs / total;
   await task.stop();
   const got = await stats(url);
   if (got.records !== total) throw new Error(`the server counted ${got.records} records, expected ${total}`);
@@ -217,13 +250,13 @@ export async function run(): Promise<void> {
       const plain: number[] = [];
       for (let r = 0; r < RUNS; r++) {
         if (SINK_ONLY) {
-          console.error(`  ${mode} run ${r + 1}: http sink ${Math.round(await ours(url, total, batched, kind))} records/s (no ceiling: BENCH_SINK_ONLY)`);
+          console.error(`  ${mode} run ${r + 1}: http sink ${Math.round(await ours(url, total, batched, kind))} records/s, ${lastCpuPerRecordUs.toFixed(2)} µs CPU/record (no ceiling: BENCH_SINK_ONLY)`);
           continue;
         }
         plain.push(await plainLoop(url, total, batched));
         c.push(await ceiling(url, total, batched));
         o.push(await ours(url, total, batched, kind));
-        console.error(`  ${mode} run ${r + 1}: plain loop ${Math.round(plain[r])}, autocannon ${Math.round(c[r])}, http sink ${Math.round(o[r])} records/s (${((o[r] / c[r]) * 100).toFixed(0)}% of autocannon)`);
+        console.error(`  ${mode} run ${r + 1}: plain loop ${Math.round(plain[r])}, autocannon ${Math.round(c[r])}, http sink ${Math.round(o[r])} records/s, ${lastCpuPerRecordUs.toFixed(2)} µs CPU/record (${((o[r] / c[r]) * 100).toFixed(0)}% of autocannon)`);
       }
       if (SINK_ONLY) continue;
       const ceil = median(c);
