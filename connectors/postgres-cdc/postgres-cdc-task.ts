@@ -659,8 +659,9 @@ export class PostgresCdcTask implements SourceTask {
         }
         continue;
       }
-      const r = await this.handle(m, out, lastTxRecord);
-      if (r !== undefined) lastTxRecord = r;
+      const r = this.handle(m, out, lastTxRecord);
+      if (r instanceof Promise) await r;
+      else if (r !== undefined) lastTxRecord = r;
     }
     const now = Date.now();
     if (this.tx === null) {
@@ -708,8 +709,12 @@ export class PostgresCdcTask implements SourceTask {
     });
   }
 
-  /** Handles one pgoutput message; returns the last record it added for the current transaction. */
-  private async handle(m: Extract<WalMessage, { kind: 'data' }>, out: SourceRecord[], lastTxRecord: SourceRecord | undefined): Promise<SourceRecord | undefined> {
+  /**
+   * Handles one pgoutput message; returns the last record it added for the current transaction.
+   * Synchronous but for Relation and Type messages (catalog lookups): an async function would
+   * cost every change a promise and a microtask.
+   */
+  private handle(m: Extract<WalMessage, { kind: 'data' }>, out: SourceRecord[], lastTxRecord: SourceRecord | undefined): SourceRecord | undefined | Promise<void> {
     const msg = decodePgOutput(m.data);
     switch (msg.tag) {
       case 'begin': {
@@ -733,14 +738,11 @@ export class PostgresCdcTask implements SourceTask {
         if (lastTxRecord) lastTxRecord.sourceOffset = done;
         return undefined;
       }
-      case 'relation': {
-        await this.onRelation(msg);
-        return undefined;
-      }
+      case 'relation':
+        return this.onRelation(msg);
       case 'type':
         this.types.delete(msg.typeOid);
-        await this.ensureTypes([msg.typeOid]);
-        return undefined;
+        return this.ensureTypes([msg.typeOid]);
       case 'origin':
         return undefined;
       case 'insert': case 'update': case 'delete': {

@@ -24,7 +24,6 @@ export class ReplicationStream {
   private readonly client: pg.Client;
   private stream: Duplex | undefined;
   private readonly queue: WalMessage[] = [];
-  private head = 0;
   private paused = false;
   private waiter: (() => void) | undefined;
   private failure: Error | undefined;
@@ -89,7 +88,7 @@ export class ReplicationStream {
     } else {
       return;
     }
-    if (!this.paused && this.queue.length - this.head >= HIGH_WATER) {
+    if (!this.paused && this.queue.length >= HIGH_WATER) {
       this.paused = true;
       this.stream?.pause();
     }
@@ -104,7 +103,7 @@ export class ReplicationStream {
 
   /** Up to `max` messages; waits up to `waitMs` for the first one. Throws when the stream failed or ended. */
   async take(max: number, waitMs: number, signal: AbortSignal): Promise<WalMessage[]> {
-    if (this.head >= this.queue.length && !this.failure && !this.ended && !signal.aborted) {
+    if (this.queue.length === 0 && !this.failure && !this.ended && !signal.aborted) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, waitMs);
         const onAbort = () => done();
@@ -118,23 +117,17 @@ export class ReplicationStream {
       });
       this.waiter = undefined;
     }
-    const available = this.queue.length - this.head;
+    const available = this.queue.length;
     if (available === 0) {
       if (this.failure) throw this.failure;
       if (this.ended) throw new Error('the server ended the replication stream');
       return [];
     }
     const n = Math.min(max, available);
-    const out = this.queue.slice(this.head, this.head + n);
-    this.head += n;
-    if (this.head === this.queue.length) {
-      this.queue.length = 0;
-      this.head = 0;
-    } else if (this.head > 65536) {
-      this.queue.splice(0, this.head);
-      this.head = 0;
-    }
-    if (this.paused && this.queue.length - this.head <= LOW_WATER) {
+    // Taken messages leave the queue at once (what stays is about HIGH_WATER at most, cheap to
+    // move): a consumed slot left behind would keep its message and its bytes alive.
+    const out = this.queue.splice(0, n);
+    if (this.paused && this.queue.length <= LOW_WATER) {
       this.paused = false;
       this.stream?.resume();
     }

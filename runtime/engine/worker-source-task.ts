@@ -58,6 +58,8 @@ export interface SourceTaskRunnerOptions {
   };
 }
 
+const NO_RECORDS: SourceRecord[] = [];
+
 function rethrow(e: unknown): never {
   throw e;
 }
@@ -159,7 +161,7 @@ export class SourceTaskRunner {
           await this.gate.wait(signal);
           continue;
         }
-        const records = await errors.withRetries('TASK_POLL', () => task.poll(signal), signal, true);
+        let records = await errors.withRetries('TASK_POLL', () => task.poll(signal), signal, true);
         // Records a poll returns after stop() gave up waiting for it are dropped: their offsets
         // will never be committed, so they are polled again after a restart.
         if (signal.aborted && (records.length === 0 || this.abandoned)) break;
@@ -169,7 +171,12 @@ export class SourceTaskRunner {
           continue;
         }
         metrics.sourcePolled.inc(this.labels, records.length);
-        await this.process(records, signal);
+        const converted = await this.convert(records);
+        // The records are bytes now: let them (their values above all) be collected while the
+        // send waits for room. A suspended async function keeps every variable it had, and a
+        // poll's worth of records kept that long outlived the young generation on every poll.
+        records = NO_RECORDS;
+        await this.send(converted, signal);
         const tx = this.o.transactions;
         if (tx && (tx.boundary === 'poll' || Date.now() - this.lastTransaction >= tx.intervalMs)) await this.commitTransaction();
       }
@@ -178,7 +185,8 @@ export class SourceTaskRunner {
     }
   }
 
-  private async process(records: SourceRecord[], signal: AbortSignal): Promise<void> {
+  /** Transforms and converts a poll's records; the bytes (or records) to send and their offsets. */
+  private async convert(records: SourceRecord[]): Promise<{ batch: PendingBatch; out: BusRecord[] }> {
     const { errors, transform, converters } = this.o;
     const batch: PendingBatch = { offsets: new Map(), durable: false };
     const out: BusRecord[] = [];
@@ -238,6 +246,11 @@ export class SourceTaskRunner {
       }
     }
     if (lastPartition !== undefined) batch.offsets.set(lastKey, { partition: lastPartition, offset: lastOffset! });
+    return { batch, out };
+  }
+
+  private async send({ batch, out }: { batch: PendingBatch; out: BusRecord[] }, signal: AbortSignal): Promise<void> {
+    const { errors } = this.o;
     this.pending.push(batch);
     if (out.length === 0) {
       batch.durable = true;

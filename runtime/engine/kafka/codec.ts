@@ -17,12 +17,14 @@ export function toBytes(value: unknown): Buffer | null {
   return Buffer.from(JSON.stringify(value), 'utf8');
 }
 
+const NO_HEADERS = Object.freeze({ map: undefined, bytes: 0 });
+
 /**
  * Headers as the client's Map. Each key is its own Buffer object, so repeated header keys stay
  * separate entries (a Map keyed by string would merge them). Returns the map and its byte size.
  */
 export function encodeHeaders(headers: Header[] | undefined): { map: Map<Buffer, Buffer> | undefined; bytes: number } {
-  if (!headers || headers.length === 0) return { map: undefined, bytes: 0 };
+  if (!headers || headers.length === 0) return NO_HEADERS;
   const map = new Map<Buffer, Buffer>();
   let bytes = 0;
   for (const h of headers) {

@@ -49,10 +49,14 @@ interface SendBatch {
   reject(e: Error): void;
 }
 
-interface Entry {
-  message: Message;
+/**
+ * A record as the client's message, with what the producer keeps beside it: its approximate size
+ * and its send's batch. One object per queued record, handed to the client as it is (the client
+ * reads only the message fields).
+ */
+export interface Entry extends Message {
   bytes: number;
-  batch: SendBatch;
+  batch: SendBatch | undefined;
 }
 
 /** Approximate per-record framing (lengths, deltas, attributes) on top of key, value and headers. */
@@ -82,7 +86,7 @@ export class StickyPartitioner {
  * A bus record as a Kafka message: its bytes, and its partition (explicit, else murmur2 of the
  * key as the Java client, else sticky). `count` is the topic's partition count.
  */
-export function toMessage(r: BusRecord, count: number, sticky: StickyPartitioner): { message: Message; bytes: number } {
+export function toMessage(r: BusRecord, count: number, sticky: StickyPartitioner, batch?: SendBatch): Entry {
   const key = r.keyBytes !== undefined ? r.keyBytes : toBytes(r.key);
   const value = r.valueBytes !== undefined ? r.valueBytes : toBytes(r.value);
   const headers = encodeHeaders(r.headers);
@@ -101,9 +105,8 @@ export function toMessage(r: BusRecord, count: number, sticky: StickyPartitioner
   } else {
     partition = sticky.partition(r.topic, count, bytes);
   }
-  const message: Message = { topic: r.topic, partition, key: key ?? undefined, value: value ?? undefined, headers: headers.map };
-  if (r.timestamp !== undefined && r.timestamp !== null) message.timestamp = BigInt(Math.trunc(r.timestamp));
-  return { message, bytes };
+  const timestamp = r.timestamp !== undefined && r.timestamp !== null ? BigInt(Math.trunc(r.timestamp)) : undefined;
+  return { topic: r.topic, partition, key: key ?? undefined, value: value ?? undefined, headers: headers.map, timestamp, bytes, batch };
 }
 
 export class KafkaBusProducer implements BusProducer {
@@ -200,8 +203,7 @@ export class KafkaBusProducer implements BusProducer {
   }
 
   private entry(r: BusRecord, batch: SendBatch): Entry {
-    const { message, bytes } = toMessage(r, this.topics.partitions(r.topic)!, this.sticky);
-    return { message, bytes, batch };
+    return toMessage(r, this.topics.partitions(r.topic)!, this.sticky, batch);
   }
 
   private async waitForRoom(bytes: number, records: number, signal: AbortSignal | undefined): Promise<void> {
@@ -242,7 +244,7 @@ export class KafkaBusProducer implements BusProducer {
             this.limits.deliveryTimeoutMs,
           );
         });
-        await Promise.race([this.client.send({ messages: request.map((e) => e.message) }), timeout]);
+        await Promise.race([this.client.send({ messages: request }), timeout]);
       } catch (e) {
         this.logger.error({ err: message(e), records: request.length }, 'produce failed; the producer is failed');
         this.fail(new FatalError(`Producing to Kafka failed: ${message(e)}`, { cause: e }), request);
@@ -255,7 +257,7 @@ export class KafkaBusProducer implements BusProducer {
       let bytes = 0;
       for (const e of request) {
         bytes += e.bytes;
-        if (--e.batch.remaining === 0) e.batch.resolve();
+        if (--e.batch!.remaining === 0) e.batch!.resolve();
       }
       this.inFlightBytes -= bytes;
       this.inFlightRecords -= request.length;
@@ -274,7 +276,7 @@ export class KafkaBusProducer implements BusProducer {
     let i = this.head;
     for (; i < this.queue.length; i++) {
       const e = this.queue[i];
-      const { topic, partition } = e.message;
+      const { topic, partition } = e;
       let sizes = perPartition.get(topic);
       if (sizes === undefined) perPartition.set(topic, (sizes = []));
       const p = sizes[partition!] ?? 0;
@@ -299,8 +301,8 @@ export class KafkaBusProducer implements BusProducer {
   private fail(error: Error, request: Entry[]): void {
     this.failure ??= error;
     const rejected = new Set<SendBatch>();
-    for (const e of request) rejected.add(e.batch);
-    for (let i = this.head; i < this.queue.length; i++) rejected.add(this.queue[i].batch);
+    for (const e of request) rejected.add(e.batch!);
+    for (let i = this.head; i < this.queue.length; i++) rejected.add(this.queue[i].batch!);
     for (const b of rejected) b.reject(this.failure);
     this.queue = [];
     this.head = 0;

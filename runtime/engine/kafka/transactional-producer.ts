@@ -65,7 +65,7 @@ export class KafkaTransactionalProducer implements TransactionalBusProducer {
           throw lookupError(r.topic, e);
         }
       }
-      messages.push(toMessage(r, count, this.sticky).message);
+      messages.push(toMessage(r, count, this.sticky));
     }
     await this.begin();
     try {
