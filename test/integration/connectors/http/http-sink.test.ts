@@ -1,3 +1,4 @@
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { httpSinkConfig } from '../../../../connectors/http/index.ts';
 import { HttpSinkTask } from '../../../../connectors/http/http-sink-task.ts';
@@ -336,6 +337,127 @@ describe('HTTP sink retries', () => {
     const { task: t } = await task({ 'http.url': `${s.url}/x` }, ctx);
     const err = await rejection(deliver(t, sinkRecords([{ n: 1 }])));
     expect((err as Error).message).toContain('HTTP 422');
+  });
+});
+
+/** Distinct NDJSON lines of about 120 bytes (so that 200 of them make a body the sink builds in a pooled buffer), as valueJson or bytes. */
+function bulky(from: number, count: number, kind: 'json' | 'bytes'): SinkRecord[] {
+  const values = Array.from({ length: count }, (_, k) => ({ n: from + k, pad: `${from + k}`.padStart(12, '0').repeat(8) }));
+  return sinkRecords(values, 't', 0, from).map((r) => (kind === 'json' ? { ...r, valueJson: Buffer.from(JSON.stringify(r.value)) } : { ...r, value: Buffer.from(JSON.stringify(r.value)) }));
+}
+
+function expectedBodies(records: SinkRecord[], size: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < records.length; i += size) out.push(records.slice(i, i + size).map((r) => JSON.stringify((r.value instanceof Uint8Array ? JSON.parse(String(r.value)) : r.value))).join('\n'));
+  return out;
+}
+
+/**
+ * A raw HTTP/1.1 server that answers 200 as soon as a request's headers are in, before reading its
+ * body, then reads the body only after `delayMs` (a keep-alive connection, several requests on it).
+ * The sink's socket then still holds most of a large body when the answer comes.
+ */
+async function earlyAnswerServer(delayMs: number): Promise<{ url: string; bodies: string[]; close(): Promise<void> }> {
+  const bodies: string[] = [];
+  const sockets = new Set<Socket>();
+  const srv = createNetServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    let buf: Buffer = Buffer.alloc(0);
+    let want = -1; // body bytes still to read for the current request, -1 while reading headers
+    let waiting = false;
+    const pump = (): void => {
+      while (!waiting) {
+        if (want < 0) {
+          const end = buf.indexOf('\r\n\r\n');
+          if (end < 0) return;
+          const head = buf.subarray(0, end).toString('latin1');
+          want = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+          buf = buf.subarray(end + 4);
+          socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: keep-alive\r\n\r\nok');
+          // Stop reading for a while: the rest of the body stays in the sender's socket.
+          waiting = true;
+          socket.pause();
+          setTimeout(() => {
+            waiting = false;
+            socket.resume();
+            pump();
+          }, delayMs);
+          return;
+        }
+        if (buf.length < want) return;
+        bodies.push(buf.subarray(0, want).toString('utf8'));
+        buf = buf.subarray(want);
+        want = -1;
+      }
+    };
+    socket.on('data', (d: Buffer) => {
+      buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
+      pump();
+    });
+  });
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', () => resolve()));
+  return {
+    url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`,
+    bodies,
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        srv.close(() => resolve());
+      }),
+  };
+}
+
+describe('HTTP sink body buffers (reused between requests)', () => {
+  it.each(['json', 'bytes'] as const)('never changes a body while its request waits for a delayed answer, is retried or is rejected (%s values)', async (kind) => {
+    // Answers after 20-40 ms: each body sits in flight while the next ones are built. Every fifth
+    // request first gets a 503 (retried with the same body), and one gets a 400 (dead-lettered).
+    const seen = new Map<string, number>();
+    const s = await server((req, res) => {
+      const tries = (seen.get(req.body) ?? 0) + 1;
+      seen.set(req.body, tries);
+      const n = s.requests.length;
+      setTimeout(() => {
+        if (req.body.includes('"n":3000,')) res.statusCode = 400;
+        else if (n % 5 === 0 && tries === 1) res.statusCode = 503;
+        res.end();
+      }, 20 + (n % 3) * 10);
+    });
+    const ctx = sinkContext();
+    const { task: t } = await task({ 'http.url': `${s.url}/x`, 'batching.enabled': 'true', 'batch.max.size': '200', 'http.max.concurrency': '3', 'max.retries': '3', 'errors.tolerance': 'all' }, ctx);
+    const all: SinkRecord[] = [];
+    for (let from = 0; from < 6000; from += 1000) {
+      const records = bulky(from, 1000, kind);
+      all.push(...records);
+      await t.put(records);
+    }
+    await t.flush(new Map());
+    const expected = expectedBodies(all, 200);
+    expect(Buffer.byteLength(expected[0])).toBeGreaterThan(16 * 1024); // built in pooled buffers
+    // Every body the server got is one of the expected ones, each expected one arrived, and a
+    // retried body is byte for byte the first attempt's (a changed body would be a new key).
+    expect([...seen.keys()].sort()).toEqual([...expected].sort());
+    expect(s.requests.length).toBeGreaterThan(expected.length);
+    expect(ctx.errors.map((e) => e.record.kafkaOffset)).toEqual(Array.from({ length: 200 }, (_, i) => 3000 + i));
+  });
+
+  it('does not reuse a body the server answered before reading it whole while the socket still sends it', async () => {
+    // 12 MB bodies (more than the kernel buffers on loopback) to a server that answers at once and reads each body 150 ms later: when the
+    // answer comes, most of the body is still in the sink's socket, and the next body is built then.
+    const s = await earlyAnswerServer(150);
+    servers.push({ url: s.url, port: 0, requests: [], close: s.close });
+    const { task: t } = await task({ 'http.url': `${s.url}/x`, 'batching.enabled': 'true', 'batch.max.size': '100000', 'http.max.concurrency': '2' });
+    const records = bulky(0, 400_000, 'json');
+    await t.put(records);
+    await t.flush(new Map());
+    // The server reads the last body after the sink is done.
+    const expected = expectedBodies(records, 100_000);
+    await expect.poll(() => s.bodies.length, { timeout: 10_000 }).toBe(expected.length);
+    // Two connections: bodies may arrive in either order. Each must be one of the sink's, whole.
+    const got = [...s.bodies].sort();
+    const want = [...expected].sort();
+    expect(got.map((b) => b.length)).toEqual(want.map((b) => b.length));
+    for (let i = 0; i < want.length; i++) expect(got[i] === want[i], `body ${i}`).toBe(true);
   });
 });
 
