@@ -12,7 +12,7 @@ import { decodePgOutput, pgTimeToUnixMicros, type TupleValue } from './pgoutput.
 import {
   HEARTBEAT_KEY_SCHEMA, HEARTBEAT_VALUE_SCHEMA, MESSAGE_KEY_SCHEMA, MESSAGE_VALUE_SCHEMA, TX_KEY_SCHEMA, TX_VALUE_SCHEMA,
 } from './records.ts';
-import { ReplicationStream, type WalMessage } from './replication.ts';
+import { ReplicationStream, XLOGDATA_HEADER, type WalMessage } from './replication.ts';
 import { ParallelSnapshot, parseResume } from './parallel-snapshot.ts';
 // BullMQ (and ioredis) load only when this task coordinates chunk jobs (redis.url with tasks.max > 1).
 import type { ChunkJobCoordinator } from './chunk-coordinator.ts';
@@ -715,7 +715,7 @@ export class PostgresCdcTask implements SourceTask {
    * cost every change a promise and a microtask.
    */
   private handle(m: Extract<WalMessage, { kind: 'data' }>, out: SourceRecord[], lastTxRecord: SourceRecord | undefined): SourceRecord | undefined | Promise<void> {
-    const msg = decodePgOutput(m.data);
+    const msg = decodePgOutput(m.frame, XLOGDATA_HEADER);
     switch (msg.tag) {
       case 'begin': {
         let skip = 0;

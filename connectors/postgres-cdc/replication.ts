@@ -9,9 +9,15 @@ import type { Duplex } from 'node:stream';
 import { formatLsn, readLsn, writeLsn } from './lsn.ts';
 import { quoteIdent, quoteLiteral } from './connection.ts';
 
-/** One XLogData payload (a pgoutput message) or a keepalive. */
+/** Bytes of an XLogData frame before its payload: tag, WAL start and end, send time. */
+export const XLOGDATA_HEADER = 25;
+
+/**
+ * One XLogData frame (its pgoutput message starts at XLOGDATA_HEADER: no subarray per change) or
+ * a keepalive.
+ */
 export type WalMessage =
-  | { kind: 'data'; walStart: number; walEnd: number; data: Buffer }
+  | { kind: 'data'; walStart: number; walEnd: number; frame: Buffer }
   | { kind: 'keepalive'; walEnd: number; replyRequested: boolean };
 
 const HIGH_WATER = 8192;
@@ -82,7 +88,7 @@ export class ReplicationStream {
   private onCopyData(chunk: Buffer): void {
     const tag = chunk[0];
     if (tag === 0x77) { // w: XLogData
-      this.queue.push({ kind: 'data', walStart: readLsn(chunk, 1), walEnd: readLsn(chunk, 9), data: chunk.subarray(25) });
+      this.queue.push({ kind: 'data', walStart: readLsn(chunk, 1), walEnd: readLsn(chunk, 9), frame: chunk });
     } else if (tag === 0x6b) { // k: primary keepalive
       this.queue.push({ kind: 'keepalive', walEnd: readLsn(chunk, 1), replyRequested: chunk[17] === 1 });
     } else {
