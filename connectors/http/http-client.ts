@@ -6,9 +6,8 @@
  * (bounded) comes back as text. Network failures reject with the socket's error code
  * (ECONNREFUSED, ECONNRESET, ...) or ETIMEDOUT for the deadline.
  */
-import { Agent, buildConnector, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import type { Socket } from 'node:net';
 import type { Allowlist } from './allowlist.ts';
 
 export interface HttpResponse {
@@ -57,40 +56,18 @@ export class HttpClient {
   /** Parsed URLs (sinks call one URL, or a few per template), bounded. */
   private readonly targets = new Map<string, Target>();
   private readonly watched = new WeakMap<AbortSignal, Set<Exchange>>();
-  /** The agent's open connections, to tell whether any still has request bytes to write. */
-  private readonly sockets = new Set<Socket>();
 
   constructor(options: { maxSockets: number; allowlist?: Allowlist }) {
     this.allowlist = options.allowlist && !options.allowlist.isEmpty ? options.allowlist : undefined;
-    // undici's own connector (the call's own deadline covers connecting, headers and body, as with
-    // node:http); names are resolved by the allowlist's lookup, which refuses addresses outside it
-    // at connect time. Wrapped only to know the sockets.
-    const connector = buildConnector({ timeout: 0, ...(this.allowlist ? { lookup: this.allowlist.lookup } : {}) });
-    const sockets = this.sockets;
     this.agent = new Agent({
       connections: options.maxSockets,
+      // The call's own deadline covers connecting, headers and body, as with node:http.
+      connectTimeout: 0,
       headersTimeout: 0,
       bodyTimeout: 0,
-      connect: (opts, callback) => {
-        connector(opts, (err, socket) => {
-          if (socket) {
-            const s = socket as Socket;
-            sockets.add(s);
-            s.once('close', () => sockets.delete(s));
-          }
-          (callback as (...args: unknown[]) => void)(err, socket);
-        });
-      },
+      // Names are resolved by the allowlist's lookup, which refuses addresses outside it at connect time.
+      ...(this.allowlist ? { connect: { lookup: this.allowlist.lookup } } : {}),
     });
-  }
-
-  /**
-   * Whether some connection still has bytes of a request to write (a body the server answered
-   * before reading all of it): a body buffer must not be reused while it may be one of them.
-   */
-  writing(): boolean {
-    for (const s of this.sockets) if (s.writableLength > 0) return true;
-    return false;
   }
 
   send(call: HttpCall): Promise<HttpResponse> {

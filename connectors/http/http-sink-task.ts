@@ -1,7 +1,6 @@
 import { DataError, FatalError, RetriableError } from '../../runtime/api/index.ts';
 import type { Logger, SinkOffsets, SinkRecord, SinkTask, SinkTaskContext, TaskConfig } from '../../runtime/api/index.ts';
 import { Allowlist } from './allowlist.ts';
-import { BodyPool } from './body-pool.ts';
 // BullMQ (and ioredis) load only when redis.url is set: they cost a worker ~30 MB and most of a second to import.
 import type { DurableRetries, JobOutcome, RetryJob } from './durable-retries.ts';
 import { HttpClient, NetworkError, backoffMs, parseRetryAfter, redactUrl, type HttpResponse } from './http-client.ts';
@@ -54,8 +53,6 @@ export class HttpSinkTask implements SinkTask {
   private readonly headersByType = new Map<string, Record<string, string>>();
   private bucket: TokenBucket | null = null;
   private framing!: Framing;
-  /** Batch body buffers, reused once their request has its answer. */
-  private pool!: BodyPool;
   /** The last put's records and which of them are done (sent, skipped or dead-lettered), for its retry. */
   private last: { records: SinkRecord[]; done: Uint8Array } | null = null;
   /** Requests in flight (sent, or waiting for their retry's backoff). */
@@ -79,9 +76,6 @@ export class HttpSinkTask implements SinkTask {
     this.template = UrlTemplate.parse(this.cfg['http.url']);
     const allowlist = new Allowlist(this.cfg['http.allowed.hosts']);
     this.client = new HttpClient({ maxSockets: this.cfg['http.max.concurrency'], allowlist });
-    const client = this.client;
-    // One buffer per request in flight, one being built, and one spare; at most 64 MB kept.
-    this.pool = new BodyPool(this.cfg['http.max.concurrency'] + 2, 64 * 1024 * 1024, () => client.writing());
     this.headers = buildHeaders(this.cfg);
     this.framing = framing(this.cfg['batch.prefix'], this.cfg['batch.separator'], this.cfg['batch.suffix']);
     const rate = this.cfg['http.rate.limit'];
@@ -145,7 +139,7 @@ export class HttpSinkTask implements SinkTask {
    * tombstone (the general path then plans what is left).
    */
   private rangeRequest(records: SinkRecord[], from: number, end: number): Request | null {
-    const body = bytesOf(records, this.framing, this.alloc, from, end);
+    const body = bytesOf(records, this.framing, from, end);
     if (body === null) return null;
     const group = records.slice(from, end);
     return { url: this.template.source, records: group, index: from, body: body ?? textLinesOf(group, this.framing), contentType: this.cfg['http.headers.content.type'] ?? 'application/x-ndjson' };
@@ -173,11 +167,8 @@ export class HttpSinkTask implements SinkTask {
       const outcome = await this.sendWithRetries(req);
       if (outcome.ok) {
         this.stats.records += req.records.length;
-        // Answered: undici is done with the body (the pool also waits for every socket's writes).
-        this.pool.release(req.body);
       } else if ('rejected' in outcome) {
         this.rejected.push({ req, res: outcome.rejected });
-        if (outcome.rejected.status !== 0) this.pool.release(req.body);
       } else if (this.durable && !this.context.signal.aborted) {
         // Park it in Redis and go on: the partition advances, the job is retried later.
         try {
@@ -379,13 +370,10 @@ export class HttpSinkTask implements SinkTask {
       return { url, records, index, body, contentType: explicit ?? (text ? 'text/plain; charset=utf-8' : 'application/json') };
     }
     if (this.cfg['batch.format'] === 'json-array') {
-      return { url, records, index, body: jsonArrayOf(records, this.alloc), contentType: explicit ?? 'application/json' };
+      return { url, records, index, body: jsonArrayOf(records), contentType: explicit ?? 'application/json' };
     }
-    return { url, records, index, body: linesOf(records, this.framing, this.alloc), contentType: explicit ?? 'application/x-ndjson' };
+    return { url, records, index, body: linesOf(records, this.framing), contentType: explicit ?? 'application/x-ndjson' };
   }
-
-  /** Where batch bodies are built: the pool's buffers. */
-  private readonly alloc = (size: number): Buffer => this.pool.take(size);
 
   private async sendWithRetries(req: Request, maxRetries = this.cfg['max.retries']): Promise<Outcome> {
     const signal = this.context.signal;
@@ -514,9 +502,9 @@ let lines: Array<Uint8Array | undefined> = new Array(1024);
  * replacer and the joined text is checked once for a serialized Buffer, rather than each value (the
  * check per value was a fifth of the sink's CPU in the benchmark).
  */
-export function linesOf(records: SinkRecord[], f: Framing, alloc: (size: number) => Buffer = Buffer.allocUnsafe): string | Buffer {
+export function linesOf(records: SinkRecord[], f: Framing): string | Buffer {
   // Tombstones were left out when the records were planned: null does not come back here.
-  return bytesOf(records, f, alloc) ?? textLinesOf(records, f);
+  return bytesOf(records, f) ?? textLinesOf(records, f);
 }
 
 /** A record's NDJSON body as bytes, when it has one: bytes values, or valueJson for values sent as JSON (not strings, sent as they are). */
@@ -533,9 +521,9 @@ function rawLine(j: Buffer | undefined, v: unknown): Uint8Array | undefined {
 
 /**
  * When every record of [from, end) has its body as bytes: prefix, bodies and separators copied
- * into one buffer from `alloc`; else undefined, or null when one of them is a tombstone (null value).
+ * into one buffer; else undefined, or null when one of them is a tombstone (null value).
  */
-function bytesOf(records: SinkRecord[], f: Framing, alloc: (size: number) => Buffer, from = 0, end = records.length): Buffer | undefined | null {
+function bytesOf(records: SinkRecord[], f: Framing, from = 0, end = records.length): Buffer | undefined | null {
   const n = end - from;
   if (lines.length < n) lines = new Array(n * 2);
   let size = 0;
@@ -558,7 +546,7 @@ function bytesOf(records: SinkRecord[], f: Framing, alloc: (size: number) => Buf
   const { prefix, separator, suffix, breaks } = f;
   const sepLength = separator.length;
   const sep0 = separator[0];
-  const out = alloc(prefix.length + size + sepLength * Math.max(0, n - 1) + suffix.length);
+  const out = Buffer.allocUnsafe(prefix.length + size + sepLength * Math.max(0, n - 1) + suffix.length);
   let at = prefix.copy(out, 0);
   const start = at;
   if (breaks.length === 0) {
@@ -654,7 +642,7 @@ function textLinesOf(records: SinkRecord[], f: Framing): string {
 }
 
 /** A JSON array of the values: their JSON text as read (valueJson) copied when every record has it, else serialized. */
-export function jsonArrayOf(records: SinkRecord[], alloc: (size: number) => Buffer = Buffer.allocUnsafe): string | Buffer {
+export function jsonArrayOf(records: SinkRecord[]): string | Buffer {
   const n = records.length;
   let size = 0;
   for (let i = 0; i < n; i++) {
@@ -662,7 +650,7 @@ export function jsonArrayOf(records: SinkRecord[], alloc: (size: number) => Buff
     if (j === undefined || j.length === 0 || records[i].value instanceof Uint8Array) return serializedArrayOf(records);
     size += j.length;
   }
-  const out = alloc(size + Math.max(0, n - 1) + 2);
+  const out = Buffer.allocUnsafe(size + Math.max(0, n - 1) + 2);
   out[0] = 91; // [
   let at = 1;
   for (let i = 0; i < n; i++) {

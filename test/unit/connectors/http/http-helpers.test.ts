@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { Allowlist } from '../../../../connectors/http/allowlist.ts';
-import { BodyPool } from '../../../../connectors/http/body-pool.ts';
 import { backoffMs, parseRetryAfter, redactUrl } from '../../../../connectors/http/http-client.ts';
 import { parseBody } from '../../../../connectors/http/http-receiver-task.ts';
 import { bodyOf, jsonOf } from '../../../../connectors/http/http-sink-task.ts';
@@ -75,56 +74,5 @@ describe('HTTP helpers', () => {
     expect(() => parseBody(Buffer.from('{"a":1}\n{oops'), 'ndjson', true)).toThrow(/Line 2/);
     expect(() => parseBody(Buffer.from('<xml/>'), 'json', true)).toThrow(/not JSON/);
     expect(parseBody(Buffer.from('anything'), 'raw', true)).toEqual(['anything']);
-  });
-});
-
-describe('BodyPool', () => {
-  it('reuses a released body for the next one that fits, and never a body still lent out', () => {
-    const pool = new BodyPool(3, 1 << 24, () => false);
-    const a = pool.take(20_000);
-    const b = pool.take(20_000);
-    expect(a.length).toBe(20_000);
-    expect(a.buffer).not.toBe(b.buffer);
-    pool.release(a);
-    const c = pool.take(19_000);
-    expect(c.buffer).toBe(a.buffer); // a's buffer again, as a view of the size asked for
-    expect(c.length).toBe(19_000);
-    expect(pool.take(20_000).buffer).not.toBe(b.buffer); // b is still lent: a new one
-    // A buffer that does not fit is not handed out for a larger body.
-    pool.release(c);
-    expect(pool.take(100_000).buffer).not.toBe(a.buffer);
-  });
-
-  it('holds a released body while any connection is writing, and frees it once none is', () => {
-    let writing = true;
-    const pool = new BodyPool(3, 1 << 24, () => writing);
-    const a = pool.take(20_000);
-    pool.release(a);
-    expect(pool.sizes).toEqual({ free: 0, held: 1, freeBytes: 0 });
-    expect(pool.take(20_000).buffer).not.toBe(a.buffer);
-    writing = false;
-    expect(pool.take(20_000).buffer).toBe(a.buffer);
-  });
-
-  it('ignores bodies that are not its own, does not pool small or huge ones, and keeps at most its limits', () => {
-    const pool = new BodyPool(2, 1 << 20, () => false);
-    pool.release('text');
-    pool.release(Buffer.alloc(50_000));
-    pool.release(Buffer.from(JSON.stringify({ small: true })));
-    expect(pool.sizes.free).toBe(0);
-    const small = pool.take(100);
-    pool.release(small);
-    expect(pool.sizes.free).toBe(0);
-    const huge = pool.take((1 << 20) / 4 + 1); // more than a quarter of the pool's bytes
-    pool.release(huge);
-    expect(pool.sizes.free).toBe(0);
-    const bodies = [pool.take(20_000), pool.take(20_000), pool.take(30_000)];
-    for (const b of bodies) pool.release(b);
-    expect(pool.sizes.free).toBe(2); // the two largest kept
-    expect(pool.take(30_000).buffer).toBe(bodies[2].buffer);
-    // Releasing twice does not put one buffer in the pool twice.
-    pool.release(bodies[2]);
-    pool.release(bodies[2]);
-    expect(pool.sizes.free).toBe(2);
   });
 });
