@@ -102,47 +102,24 @@ export class HttpSinkTask implements SinkTask {
   async put(records: SinkRecord[]): Promise<void> {
     this.throwIfDurableFailed();
     await this.settleBacklog();
-    const retry = this.last?.records === records;
-    const done = retry ? this.last!.done : new Uint8Array(records.length);
+    const done = this.last?.records === records ? this.last.done : new Uint8Array(records.length);
     this.last = { records, done };
-    // Each body is built while the requests before it are in flight, and goes out as soon as a
-    // connection is free: the connections do not wait for the whole put to be serialized.
-    let from = 0;
-    if (!retry && this.template.isStatic && this.cfg['batching.enabled'] && this.cfg['batch.format'] === 'ndjson') {
-      // The common case, one URL and NDJSON: each record is read once, as its body is copied (no
-      // planning pass over the put first), until a tombstone asks for the general path.
-      const max = this.cfg['batch.max.size'];
-      for (const n = records.length; from < n; from += max) {
-        const req = this.rangeRequest(records, from, Math.min(n, from + max));
-        if (req === null) break;
-        await this.dispatch(req, done);
-      }
+    const groups = await this.plan(records, done);
+    const signal = this.context.signal;
+    for (const group of groups) {
+      // Each body is built while the requests before it are in flight, and goes out as soon as a
+      // connection is free: the connections do not wait for the whole put to be serialized.
+      const req = this.request(group.url, group.records, group.index);
+      await this.slot();
+      // A request failed meanwhile: stop here so that, at concurrency 1, nothing overtakes it.
+      if (this.failed.length > 0) this.throwFailure();
+      if (signal.aborted) throw new RetriableError('The task is stopping; records not yet sent will be delivered again');
+      // From here the request is in flight: a retry of this put must not send it again.
+      if (typeof req.index === 'number') done.fill(1, req.index, req.index + req.records.length);
+      else for (const i of req.index) done[i] = 1;
+      this.launch(req);
     }
-    if (from < records.length) for (const group of await this.plan(records, done)) await this.dispatch(this.request(group.url, group.records, group.index), done);
     this.last = null;
-  }
-
-  /** Sends a request once a connection is free, and marks its records done. */
-  private async dispatch(req: Request, done: Uint8Array): Promise<void> {
-    await this.slot();
-    // A request failed meanwhile: stop here so that, at concurrency 1, nothing overtakes it.
-    if (this.failed.length > 0) this.throwFailure();
-    if (this.context.signal.aborted) throw new RetriableError('The task is stopping; records not yet sent will be delivered again');
-    // From here the request is in flight: a retry of this put must not send it again.
-    if (typeof req.index === 'number') done.fill(1, req.index, req.index + req.records.length);
-    else for (const i of req.index) done[i] = 1;
-    this.launch(req);
-  }
-
-  /**
-   * The NDJSON request of records [from, end) to the static URL, or null when one of them is a
-   * tombstone (the general path then plans what is left).
-   */
-  private rangeRequest(records: SinkRecord[], from: number, end: number): Request | null {
-    const body = bytesOf(records, this.framing, from, end);
-    if (body === null) return null;
-    const group = records.slice(from, end);
-    return { url: this.template.source, records: group, index: from, body: body ?? textLinesOf(group, this.framing), contentType: this.cfg['http.headers.content.type'] ?? 'application/x-ndjson' };
   }
 
   /** Waits until fewer than http.max.concurrency requests are in flight. */
@@ -503,41 +480,26 @@ let lines: Array<Uint8Array | undefined> = new Array(1024);
  * check per value was a fifth of the sink's CPU in the benchmark).
  */
 export function linesOf(records: SinkRecord[], f: Framing): string | Buffer {
-  // Tombstones were left out when the records were planned: null does not come back here.
   return bytesOf(records, f) ?? textLinesOf(records, f);
 }
 
 /** A record's NDJSON body as bytes, when it has one: bytes values, or valueJson for values sent as JSON (not strings, sent as they are). */
-function rawLine(j: Buffer | undefined, v: unknown): Uint8Array | undefined {
-  if (j !== undefined && j.length > 0) {
-    // JSON text opening an object or an array is not a string's, nor bytes' (valueJson is the
-    // value's JSON as read): no need to load the value to tell.
-    const c = j[0];
-    if (c === 123 || c === 91) return j;
-    if (typeof v !== 'string') return v instanceof Uint8Array ? v : j;
-  }
+function rawLine(r: SinkRecord): Uint8Array | undefined {
+  const j = r.valueJson;
+  const v = r.value;
+  if (j !== undefined && j.length > 0 && typeof v !== 'string') return v instanceof Uint8Array ? v : j;
   return v instanceof Uint8Array ? v : undefined;
 }
 
-/**
- * When every record of [from, end) has its body as bytes: prefix, bodies and separators copied
- * into one buffer; else undefined, or null when one of them is a tombstone (null value).
- */
-function bytesOf(records: SinkRecord[], f: Framing, from = 0, end = records.length): Buffer | undefined | null {
-  const n = end - from;
+/** When every record's body is bytes: prefix, bodies and separators copied into one buffer; else undefined. */
+function bytesOf(records: SinkRecord[], f: Framing): Buffer | undefined {
+  const n = records.length;
   if (lines.length < n) lines = new Array(n * 2);
   let size = 0;
   for (let i = 0; i < n; i++) {
-    const r = records[from + i];
-    const v = r.value;
-    if (v === null || v === undefined) {
-      lines.fill(undefined, 0, i);
-      return null;
-    }
-    const b = rawLine(r.valueJson, v);
+    const b = rawLine(records[i]);
     if (b === undefined) {
       lines.fill(undefined, 0, i);
-      for (let k = from + i + 1; k < end; k++) if (records[k].value === null || records[k].value === undefined) return null;
       return undefined;
     }
     lines[i] = b;
@@ -581,13 +543,7 @@ function bytesOf(records: SinkRecord[], f: Framing, from = 0, end = records.leng
     const values = out.subarray(start, at);
     for (const brk of breaks) {
       // A body with a line break: bytes values are sent as they are, as ever; the others are serialized.
-      if (values.indexOf(brk) >= 0) {
-        for (let i = from; i < end; i++) {
-          const r = records[i];
-          if (r.valueJson !== undefined && !(r.value instanceof Uint8Array) && hasBreak(r.valueJson, breaks)) return undefined;
-        }
-        return finishBytes(out, at, f, n);
-      }
+      if (values.indexOf(brk) >= 0) return records.some((r) => r.valueJson !== undefined && !(r.value instanceof Uint8Array) && hasBreak(r.valueJson, breaks)) ? undefined : finishBytes(out, at, f, n);
     }
     if (sepLength === 1) for (let i = 1; i < n; i++) out[separatorAt[i]] = sep0;
     else for (let i = 1; i < n; i++) separator.copy(out, separatorAt[i]);
