@@ -18,7 +18,8 @@
  * the event's source.ts_ms (the commit time), over every record, read after the run; the load
  * outpaces both connectors, so it is mostly the backlog. Worker CPU seconds (during the load and
  * drain) and peak RSS from /proc. Prints a table with the ratios and the load average (the
- * machine is shared); never fails on a time.
+ * machine is shared); never fails on a time. BENCH_CDC_BATCH sets our connector's max.batch.size
+ * (default 8192, as Debezium's in bench/debezium.ts).
  */
 import { execFileSync } from 'node:child_process';
 import pg from 'pg';
@@ -115,7 +116,7 @@ export async function run(): Promise<void> {
         'connector.class': 'postgres-cdc', 'database.hostname': url.hostname, 'database.port': url.port, 'database.user': url.username || 'postgres',
         'database.dbname': url.pathname.slice(1), 'topic.prefix': prefix, 'slot.name': slot, 'publication.name': publication,
         'publication.autocreate.mode': 'disabled', 'table.include.list': `public.${table}`, 'snapshot.mode': 'never', 'tombstones.on.delete': 'false',
-        'max.batch.size': '8192', 'value.converter': 'org.apache.kafka.connect.json.JsonConverter', 'value.converter.schemas.enable': 'false',
+        'max.batch.size': process.env.BENCH_CDC_BATCH ?? '8192', 'value.converter': 'org.apache.kafka.connect.json.JsonConverter', 'value.converter.schemas.enable': 'false',
         'key.converter': 'org.apache.kafka.connect.json.JsonConverter', 'key.converter.schemas.enable': 'false',
       } }),
     });
