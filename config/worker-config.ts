@@ -317,10 +317,28 @@ const schema = {
   heap: {
     growing: {
       percent: {
-        doc: "How far the JavaScript heap's old generation may grow past its live data before a full garbage collection, in percent (V8's --heap-growing-percent): 150 lets it reach 2.5x. Under a steady stream of records V8 alone lets it reach up to 4x; 150 cuts a Postgres CDC stream's peak memory by about a quarter for about 10% more CPU. 0 leaves V8's own heuristic.",
+        doc: "How far the JavaScript heap's old generation may grow past its live data before a full garbage collection, in percent (V8's --heap-growing-percent), while full collections take over 1% of the time: 150 lets it reach 2.5x. Under a steady stream of records V8 alone lets it reach up to 4x; 150 cuts a Postgres CDC stream's peak memory by about a quarter for about 10% more CPU. 0 leaves V8's own heuristic (and ignores heap.growing.min.percent).",
         format: 'nat',
         default: 150,
         env: 'TRIBUTARY_HEAP_GROWING_PERCENT',
+      },
+      min: {
+        percent: {
+          doc: "The old generation's growth past its live data, in percent, while full garbage collections take under 0.25% of the time (a worker that promotes few objects): their cost then stays negligible, and the heap stays near its live size. Capped at heap.growing.percent.",
+          format: 'nat',
+          default: 50,
+          env: 'TRIBUTARY_HEAP_GROWING_MIN_PERCENT',
+        },
+      },
+    },
+    young: {
+      target: {
+        ms: {
+          doc: "The young generation (V8's new space) may grow only while, twice as large, it would still fill with new objects within this many ms (so it settles where it fills every half to one times this). V8 alone grows it to its 32 MB maximum under any steady stream; a quiet worker then keeps 24 MB it does not need, while a fast pipeline still gets the maximum within a second. 0 leaves V8 its own growth.",
+          format: 'nat',
+          default: 125,
+          env: 'TRIBUTARY_HEAP_YOUNG_TARGET_MS',
+        },
       },
     },
   },
@@ -366,8 +384,12 @@ export interface WorkerConfig {
   memoryTopicPartitions: number;
   memoryTopicCapacity: number;
   taskShutdownGracefulTimeoutMs: number;
-  /** V8's --heap-growing-percent for the worker process; 0 = V8's default. */
+  /** V8's --heap-growing-percent for the worker process while full GCs are costly; 0 = V8's default. */
   heapGrowingPercent: number;
+  /** --heap-growing-percent while full GCs are rare. */
+  heapGrowingPercentMin: number;
+  /** New space grows only while it fills faster than this (ms); 0 = V8's own growth. */
+  heapYoungTargetMs: number;
   keyConverter: string;
   valueConverter: string;
   logLevel: string;
@@ -451,6 +473,8 @@ export function loadWorkerConfig(options: {
     memoryTopicCapacity: Math.max(100, c.topics.memory.capacity),
     taskShutdownGracefulTimeoutMs: c.task.shutdown.graceful.timeout.ms,
     heapGrowingPercent: c.heap.growing.percent,
+    heapGrowingPercentMin: c.heap.growing.min.percent,
+    heapYoungTargetMs: c.heap.young.target.ms,
     keyConverter: c.key.converter,
     valueConverter: c.value.converter,
     logLevel: c.log.level,

@@ -3,8 +3,8 @@
  * where its REST API is, log a line of throughput every few seconds, and stop gracefully on
  * SIGINT/SIGTERM (tasks flush and commit before the process exits).
  */
-import { setFlagsFromString } from 'node:v8';
 import { WorkerConfigError, loadWorkerConfig, type WorkerConfig } from '../../config/worker-config.ts';
+import { HeapGovernor } from '../engine/heap-governor.ts';
 import { configureLogging, getLogger } from '../engine/logging.ts';
 import type { WorkerMetrics } from '../engine/metrics.ts';
 import { startStandaloneWorker, type StartedWorker } from '../cluster/standalone-worker.ts';
@@ -62,8 +62,9 @@ export async function runStart(args: string[]): Promise<number> {
     return 2;
   }
   const log = getLogger('tributary');
-  // Read by V8 at every full GC, so setting it now (before any records flow) takes effect.
-  if (config.heapGrowingPercent > 0) setFlagsFromString(`--heap-growing-percent=${config.heapGrowingPercent}`);
+  // Before the worker starts, so the heap's sizing follows the load, not start-up's burst.
+  const heap = new HeapGovernor({ youngTargetMs: config.heapYoungTargetMs, oldPercentMin: config.heapGrowingPercentMin, oldPercentMax: config.heapGrowingPercent });
+  heap.start();
   if (config.mode === 'distributed' && config.connectorsDir) {
     log.warn('connectors.dir is ignored in distributed mode: create connectors through the REST API of any worker');
   }
@@ -83,6 +84,7 @@ export async function runStart(args: string[]): Promise<number> {
     return 1;
   }
   log.info({ url: running.url, workerId: running.workerId, ...running.describe(), startMs: Date.now() - started }, `Tributary worker ready: REST API at ${running.url}`);
+  heap.release();
   const stopProgress = progress ? progressReporter(running) : () => {};
 
   await new Promise<void>((resolve) => {
@@ -103,6 +105,7 @@ export async function runStart(args: string[]): Promise<number> {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
+  heap.stop();
   log.info('stopped');
   return 0;
 }

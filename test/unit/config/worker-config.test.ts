@@ -10,12 +10,21 @@ describe('worker config', () => {
     expect(c).toMatchObject({ mode: 'standalone', stateDir: '.tributary', bootstrapServers: [], groupId: 'tributary-cluster' });
     expect(c.rest).toMatchObject({ host: '127.0.0.1', port: 8083 });
     expect(c.heapGrowingPercent).toBe(150);
+    expect(c.heapGrowingPercentMin).toBe(50);
+    expect(c.heapYoungTargetMs).toBe(125);
     expect(c.taskShutdownGracefulTimeoutMs).toBe(5000);
   });
 
   it('heap.growing.percent: 0 leaves V8 its own heuristic; not a number is an error naming the key', () => {
     expect(loadWorkerConfig({ env: { TRIBUTARY_HEAP_GROWING_PERCENT: '0' } }).heapGrowingPercent).toBe(0);
     expect(() => loadWorkerConfig({ env: { TRIBUTARY_HEAP_GROWING_PERCENT: 'lots' } })).toThrow(/heap\.growing\.percent/);
+  });
+
+  it('heap.growing.min.percent and heap.young.target.ms from the environment, with the key named when bad', () => {
+    const c = loadWorkerConfig({ env: { TRIBUTARY_HEAP_GROWING_MIN_PERCENT: '80', TRIBUTARY_HEAP_YOUNG_TARGET_MS: '0' } });
+    expect(c.heapGrowingPercentMin).toBe(80);
+    expect(c.heapYoungTargetMs).toBe(0);
+    expect(() => loadWorkerConfig({ env: { TRIBUTARY_HEAP_YOUNG_TARGET_MS: '-5' } })).toThrow(/heap\.young\.target\.ms/);
   });
 
   it('reads TRIBUTARY_* environment variables', () => {
