@@ -82,6 +82,8 @@ describe('signals to a connector\'s tasks (POST /connectors/<n>/signals)', () =>
     const sent = await http('POST', `${worker.url}/connectors/src/signals`, { id: 'sig-1', type: 'log', data: { message: 'hello from a signal' } });
     expect(sent.status).toBe(202);
     expect(sent.body).toEqual({ id: 'sig-1', accepted: 2 });
+    // The tasks' log lines come over stdout, which may reach us after the 202.
+    await eventually(async () => (worker!.output().match(/signal: hello from a signal/g) ?? []).length >= 2, 10_000, 'both tasks logged the signal');
     expect(worker.output().match(/signal: hello from a signal/g)).toHaveLength(2);
     // Without an id, one is generated.
     expect((await http('POST', `${worker.url}/connectors/src/signals`, { type: 'log', data: { message: 'x' } })).body.id).toMatch(/^[0-9a-f-]{36}$/);
