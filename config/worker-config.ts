@@ -334,7 +334,7 @@ const schema = {
     young: {
       target: {
         ms: {
-          doc: "The young generation (V8's new space) may grow only while, twice as large, it would still fill with new objects within this many ms (so it settles where it fills every half to one times this). V8 alone grows it to its 32 MB maximum under any steady stream; a quiet worker then keeps 24 MB it does not need, while a fast pipeline still gets the maximum within a second. 0 leaves V8 its own growth.",
+          doc: "The young generation (V8's new space) may grow only while, twice as large, it would still fill with new objects within this many ms (so it settles where it fills every half to one times this), or while scavenges take over 5% of the time (many survivors). V8 alone grows it to its 32 MB maximum under any steady stream; a quiet worker then keeps 24 MB it does not need, while a fast pipeline still gets the maximum within a second. 0 leaves V8 its own growth.",
           format: 'nat',
           default: 125,
           env: 'TRIBUTARY_HEAP_YOUNG_TARGET_MS',
@@ -388,7 +388,7 @@ export interface WorkerConfig {
   heapGrowingPercent: number;
   /** --heap-growing-percent while full GCs are rare. */
   heapGrowingPercentMin: number;
-  /** New space grows only while it fills faster than this (ms); 0 = V8's own growth. */
+  /** New space grows only while, doubled, it would fill within this (ms), or scavenges cost over 5%; 0 = V8's own growth. */
   heapYoungTargetMs: number;
   keyConverter: string;
   valueConverter: string;

@@ -80,17 +80,11 @@ export function oldGrowingPercent(current: number, majorGcShare: number, min: nu
   return current;
 }
 
-export interface HeapGovernorState {
-  youngGrowing: boolean;
-  oldPercent: number;
-  newSpaceBytes: number;
-}
-
 export class HeapGovernor {
   private readonly o: Required<HeapGovernorOptions>;
   private observer: PerformanceObserver | undefined;
   private timer: NodeJS.Timeout | undefined;
-  /** Start times of the latest scavenges since new space last changed size. */
+  /** The latest scavenges (at most YOUNG_FILLS) since new space last changed size. */
   private fills: Scavenge[] = [];
   private fillsAtSize = 0;
   private majorMs = 0;
@@ -173,10 +167,6 @@ export class HeapGovernor {
   private setOldPercent(percent: number): void {
     this.oldPercent = percent;
     setFlagsFromString(`--heap-growing-percent=${percent}`);
-  }
-
-  state(): HeapGovernorState {
-    return { youngGrowing: this.youngGrowing, oldPercent: this.oldPercent, newSpaceBytes: newSpaceBytes() };
   }
 
   stop(): void {
