@@ -3,9 +3,15 @@
  * beside the ceiling autocannon reaches on the same server, in the same run.
  *
  * The server runs in its own process and counts the records it receives (requests, plus the
- * newlines of NDJSON batches). Per run:
- * - ceiling (unbatched): autocannon POSTs one record's body for BENCH_CEILING_SECONDS, over the
- *   same number of connections as the sink's http.max.concurrency; records/s = requests/s.
+ * newlines of NDJSON batches). Per row, one server process and one sink task, then interleaved
+ * rounds (BENCH_ROUNDS, 5): autocannon for BENCH_CEILING_SECONDS (2), the sink's BENCH_RECORDS
+ * (1,000,000), autocannon, the sink, ..., autocannon. Each round's ratio is the sink's records/s
+ * over the mean of the two autocannon windows around it (seconds apart, not a minute: on a shared
+ * machine the ceiling moves 2x within minutes); the figure is the median of the per-round ratios,
+ * printed with their spread, the load average, both absolute figures and the CPU per record of
+ * the client (this process: the sink, or autocannon) and of the server (from /proc, 10 ms ticks).
+ * - ceiling (unbatched): autocannon POSTs one record's body over the same number of connections
+ *   as the sink's http.max.concurrency; records/s = requests/s.
  * - ceiling (batched): autocannon POSTs an NDJSON body of batch.max.size records (taken from the
  *   middle of the run's records, so its size is their average); records/s = requests/s x batch
  *   size. autocannon sends one prebuilt body again and again: it measures what the connection and
@@ -19,37 +25,39 @@
  *   the sink pays a drained pipeline every 20 requests): as the runtime decodes a fetch and hands
  *   the records over fresh. (Built 100,000 at a time, most were out of the CPU's caches and
  *   promoted by the scavenger before the sink read them: BENCH_CHUNK=100000 for that shape.)
- *   Before the timed records, BENCH_WARMUP records (500,000 batched; a tenth of the run unbatched)
- *   go through the same task untimed, as a worker's sink is long past its first second; the
- *   server must have counted every timed record. The sink's CPU per record (this process, user
- *   + system, over the timed windows) is printed beside records/s: it is much less noisy on a
- *   shared machine. Values are
+ *   Before the rounds, BENCH_WARMUP records (500,000 batched; a tenth of a round unbatched) go
+ *   through the same task untimed, as a worker's sink is long past its first second; the server
+ *   must have counted every timed record of a round. Values are
  *   objects, as JsonConverter with schemas.enable=true (or any transform) hands them over (the
  *   sink serializes each); in the "json" row, objects
  *   with their JSON text beside them (`valueJson`), as JsonConverter with schemas.enable=false
  *   hands them over when no transform runs; in the "bytes" row, the JSON bytes themselves, as
  *   ByteArrayConverter hands them over (nothing to serialize).
- * - beside them, a plain node:http loop POSTing the same prebuilt body over the same number of
- *   keep-alive connections, with no serialization either (node:http's own work per request keeps
- *   it below autocannon in most runs).
- * The ratio is ours / ceiling. Prints medians; never fails on a time.
- *   node bench/http-sink.ts     BENCH_RECORDS=1000000 BENCH_UNBATCHED_RECORDS=1000000 BENCH_RUNS=1
+ * - with BENCH_PLAIN=1, once per row before the rounds, a plain node:http loop POSTing the same
+ *   prebuilt body over the same number of keep-alive connections, with no serialization either
+ *   (node:http's own work per request keeps it below autocannon in most runs).
+ * Prints medians; never fails on a time.
+ *   node bench/http-sink.ts     BENCH_RECORDS=1000000 BENCH_UNBATCHED_RECORDS=100000 BENCH_ROUNDS=5
  *                               BENCH_CONCURRENCY=4 BENCH_BATCH=500 BENCH_MODES=batched,json,bytes,unbatched
  *                               (also unbatched-json)
- *                               BENCH_CEILING_SECONDS=5 (how long autocannon runs)
- *                               BENCH_CHUNK=10000 BENCH_WARMUP=500000
- *                               BENCH_SINK_ONLY=1 (the sink alone, no ratio: for node --cpu-prof)
+ *                               BENCH_CEILING_SECONDS=2 (each autocannon window)
+ *                               BENCH_CHUNK=10000 BENCH_WARMUP=500000 BENCH_PLAIN=1
+ *                               BENCH_SINK_ONLY=1 (the sink alone, BENCH_ROUNDS times, no ratio: for node --cpu-prof)
  */
 import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { loadavg } from 'node:os';
 import { HttpSinkTask } from '../connectors/http/http-sink-task.ts';
 import type { Logger, SinkRecord, SinkTaskContext } from '../runtime/api/index.ts';
 import { median, printTable, stopChild } from './lib.ts';
 
 const N = Number(process.env.BENCH_RECORDS ?? 1_000_000);
-const N_SINGLE = Number(process.env.BENCH_UNBATCHED_RECORDS ?? N);
-const RUNS = Number(process.env.BENCH_RUNS ?? 1);
+/** Unbatched records per round: 100,000 (about 3 s at 30k requests/s, beside autocannon's 2 s windows). */
+const N_SINGLE = Number(process.env.BENCH_UNBATCHED_RECORDS ?? 100_000);
+/** Interleaved rounds per row: autocannon, the sink's records, autocannon, ... (BENCH_RUNS is the old name). */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? process.env.BENCH_RUNS ?? 5);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
 const BATCH = Number(process.env.BENCH_BATCH ?? 500);
 const PUT_SIZE = 2000;
@@ -58,7 +66,9 @@ const CHUNK = Number(process.env.BENCH_CHUNK ?? 10_000);
 /** Records sent through the same task before the clock starts (a worker's sink runs for hours, not a second). */
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 500_000);
 const MODES = (process.env.BENCH_MODES ?? 'batched,json,bytes,unbatched').split(',');
-const CEILING_SECONDS = Number(process.env.BENCH_CEILING_SECONDS ?? 5);
+const CEILING_SECONDS = Number(process.env.BENCH_CEILING_SECONDS ?? 2);
+/** The plain node:http loop too, once per row before the rounds. */
+const PLAIN = process.env.BENCH_PLAIN === '1';
 /** Only the sink, no ceiling and no plain loop: for `node --cpu-prof`. */
 const SINK_ONLY = process.env.BENCH_SINK_ONLY === '1';
 
@@ -133,45 +143,70 @@ async function reset(url: string): Promise<void> {
   await fetch(`${url}/reset`, { method: 'POST' });
 }
 
-/** The sink's CPU (this process, user + system) per record over the timed windows, in µs: less noisy than records/s on a shared machine. */
-let lastCpuPerRecordUs = 0;
+/** A process's CPU (user + system) in µs, from /proc (the server's; 10 ms ticks). */
+function cpuOfUs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / TICKS;
+}
+const TICKS = 100;
 
-async function ours(url: string, total: number, batched: boolean, kind: ValueKind): Promise<number> {
-  await reset(url);
+/** One measured window: records/s, and the CPU per record of this process (the client) and of the server, in µs. */
+interface Window {
+  recordsPerSecond: number;
+  clientCpuUs: number;
+  serverCpuUs: number;
+}
+
+/** A started and warmed-up sink, and how to send a number of records through it, timed. */
+interface Sink {
+  send(from: number, total: number): Promise<Window>;
+  stop(): Promise<void>;
+}
+
+async function sink(url: string, batched: boolean, kind: ValueKind, serverPid: number): Promise<Sink> {
   const task = new HttpSinkTask();
   await task.start(
     { 'http.url': `${url}/ingest`, 'batching.enabled': String(batched), 'batch.max.size': String(BATCH), 'http.max.concurrency': String(CONCURRENCY) },
     context(),
   );
   // Warm-up, untimed and not counted: the same task, the same server, records of the same shape.
-  const warm = batched ? WARMUP : Math.min(WARMUP, Math.ceil(total / 10));
+  const warm = batched ? WARMUP : Math.min(WARMUP, Math.ceil(N_SINGLE / 10));
+  const warmFrom = 100_000_000;
   for (let chunk = 0; chunk < warm; chunk += CHUNK) {
-    for (let i = chunk; i < Math.min(warm, chunk + CHUNK); i += PUT_SIZE) await task.put(records(total + i, Math.min(PUT_SIZE, warm - i, chunk + CHUNK - i), kind));
+    for (let i = chunk; i < Math.min(warm, chunk + CHUNK); i += PUT_SIZE) await task.put(records(warmFrom + i, Math.min(PUT_SIZE, warm - i, chunk + CHUNK - i), kind));
     await task.flush(new Map());
   }
-  await reset(url);
-  // Records are built before the clock starts (the runtime hands them over built), CHUNK at a
-  // time, while nothing is in flight (after a flush): as the runtime decodes a fetch's records
-  // and hands them over fresh, rather than all of them built long before and out of the caches.
-  let ms = 0;
-  let cpuUs = 0;
-  for (let chunk = 0; chunk < total; chunk += CHUNK) {
-    const puts: SinkRecord[][] = [];
-    for (let i = chunk; i < Math.min(total, chunk + CHUNK); i += PUT_SIZE) puts.push(records(i, Math.min(PUT_SIZE, total - i, chunk + CHUNK - i), kind));
-    const start = performance.now();
-    const cpu = process.cpuUsage();
-    for (const batch of puts) await task.put(batch);
-    await task.flush(new Map());
-    ms += performance.now() - start;
-    const used = process.cpuUsage(cpu);
-    cpuUs += used.user + used.system;
-  }
-  const seconds = ms / 1000;
-  lastCpuPerRecordUs = cpuUs / total;
-  await task.stop();
-  const got = await stats(url);
-  if (got.records !== total) throw new Error(`the server counted ${got.records} records, expected ${total}`);
-  return total / seconds;
+  return {
+    async send(from, total) {
+      await reset(url);
+      // Records are built before the clock starts (the runtime hands them over built), CHUNK at a
+      // time, while nothing is in flight (after a flush): as the runtime decodes a fetch's records
+      // and hands them over fresh, rather than all of them built long before and out of the caches.
+      let ms = 0;
+      let cpuUs = 0;
+      let serverUs = 0;
+      for (let chunk = 0; chunk < total; chunk += CHUNK) {
+        const puts: SinkRecord[][] = [];
+        for (let i = chunk; i < Math.min(total, chunk + CHUNK); i += PUT_SIZE) puts.push(records(from + i, Math.min(PUT_SIZE, total - i, chunk + CHUNK - i), kind));
+        const server0 = cpuOfUs(serverPid);
+        const start = performance.now();
+        const cpu = process.cpuUsage();
+        for (const batch of puts) await task.put(batch);
+        await task.flush(new Map());
+        ms += performance.now() - start;
+        const used = process.cpuUsage(cpu);
+        cpuUs += used.user + used.system;
+        serverUs += cpuOfUs(serverPid) - server0;
+      }
+      const got = await stats(url);
+      if (got.records !== total) throw new Error(`the server counted ${got.records} records, expected ${total}`);
+      return { recordsPerSecond: total / (ms / 1000), clientCpuUs: cpuUs / total, serverCpuUs: serverUs / total };
+    },
+    async stop() {
+      await task.stop();
+    },
+  };
 }
 
 function ceilingBody(total: number, batched: boolean): string {
@@ -208,10 +243,11 @@ async function plainLoop(url: string, total: number, batched: boolean): Promise<
   return (amount * perRequest) / seconds;
 }
 
-async function ceiling(url: string, total: number, batched: boolean): Promise<number> {
+async function ceiling(url: string, body: string, batched: boolean, serverPid: number): Promise<Window> {
   await reset(url);
   const perRequest = batched ? BATCH : 1;
-  const body = ceilingBody(total, batched);
+  const server0 = cpuOfUs(serverPid);
+  const cpu = process.cpuUsage();
   const start = performance.now();
   // For a duration, not an amount: with `amount`, autocannon ends on its one-second tick, so 400
   // and 2,000 requests both took a second and the "ceiling" was about N records per second.
@@ -224,17 +260,24 @@ async function ceiling(url: string, total: number, batched: boolean): Promise<nu
     duration: CEILING_SECONDS,
   });
   const seconds = (performance.now() - start) / 1000;
+  const used = process.cpuUsage(cpu);
+  const serverUs = cpuOfUs(serverPid) - server0;
   if (result.non2xx > 0 || result.errors > 0) throw new Error(`autocannon saw ${result.non2xx} non-2xx and ${result.errors} errors`);
   const got = await stats(url);
   // Requests still in flight when the duration ends reach the server but are not counted by autocannon.
   if (got.requests < result.requests.total || got.requests > result.requests.total + CONCURRENCY) throw new Error(`the server counted ${got.requests} requests, autocannon ${result.requests.total}`);
-  return (result.requests.total * perRequest) / seconds;
+  const total = result.requests.total * perRequest;
+  return { recordsPerSecond: total / seconds, clientCpuUs: (used.user + used.system) / total, serverCpuUs: serverUs / total };
 }
+
+const fmt = (x: number): string => (x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : `${(x / 1e3).toFixed(1)} k`);
+const pct = (x: number): string => `${(x * 100).toFixed(0)}%`;
 
 export async function run(): Promise<void> {
   const server = spawn(process.execPath, ['-e', SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve) => server.stdout!.once('data', (d) => resolve(Number(String(d).trim()))));
   const url = `http://127.0.0.1:${port}`;
+  const serverPid = server.pid!;
   try {
     const rows: Array<Record<string, string | number>> = [];
     const modes = ([
@@ -245,27 +288,52 @@ export async function run(): Promise<void> {
       ['unbatched-json', 'unbatched, JSON values (value + valueJson)', false, N_SINGLE, 'json'],
     ] as const).filter(([name, , , total]) => total > 0 && MODES.includes(name));
     for (const [, mode, batched, total, kind] of modes) {
-      const c: number[] = [];
-      const o: number[] = [];
-      const plain: number[] = [];
-      for (let r = 0; r < RUNS; r++) {
+      const ours = await sink(url, batched, kind, serverPid);
+      try {
         if (SINK_ONLY) {
-          console.error(`  ${mode} run ${r + 1}: http sink ${Math.round(await ours(url, total, batched, kind))} records/s, ${lastCpuPerRecordUs.toFixed(2)} µs CPU/record (no ceiling: BENCH_SINK_ONLY)`);
+          for (let r = 0; r < ROUNDS; r++) {
+            const w = await ours.send(r * total, total);
+            console.error(`  ${mode} round ${r + 1}: http sink ${Math.round(w.recordsPerSecond)} records/s, ${w.clientCpuUs.toFixed(2)} µs CPU/record (no ceiling: BENCH_SINK_ONLY)`);
+          }
           continue;
         }
-        plain.push(await plainLoop(url, total, batched));
-        c.push(await ceiling(url, total, batched));
-        o.push(await ours(url, total, batched, kind));
-        console.error(`  ${mode} run ${r + 1}: plain loop ${Math.round(plain[r])}, autocannon ${Math.round(c[r])}, http sink ${Math.round(o[r])} records/s, ${lastCpuPerRecordUs.toFixed(2)} µs CPU/record (${((o[r] / c[r]) * 100).toFixed(0)}% of autocannon)`);
+        const plain = PLAIN ? await plainLoop(url, total, batched) : undefined;
+        // Interleaved: autocannon, sink, autocannon, sink, ..., autocannon, against the same server
+        // process. Each round's ceiling is the mean of the autocannon windows just before and just
+        // after its sink window, so the ratio compares figures taken seconds apart, and a ceiling
+        // drifting up or down through the round counts for half on each side.
+        const body = ceilingBody(total, batched);
+        const cannon: Window[] = [await ceiling(url, body, batched, serverPid)];
+        const sinks: Window[] = [];
+        const loads: number[] = [];
+        for (let r = 0; r < ROUNDS; r++) {
+          const load = loadavg()[0];
+          sinks.push(await ours.send(r * total, total));
+          cannon.push(await ceiling(url, body, batched, serverPid));
+          loads.push(load);
+          const c = (cannon[r].recordsPerSecond + cannon[r + 1].recordsPerSecond) / 2;
+          const o = sinks[r];
+          console.error(`  ${mode} round ${r + 1} (load ${load.toFixed(1)}): autocannon ${fmt(cannon[r].recordsPerSecond)} / ${fmt(cannon[r + 1].recordsPerSecond)} (server ${(cannon[r].serverCpuUs * (batched ? BATCH : 1)).toFixed(0)} µs CPU per ${batched ? BATCH : 1}), http sink ${fmt(o.recordsPerSecond)} records/s (${o.clientCpuUs.toFixed(2)} µs CPU/record, server ${o.serverCpuUs.toFixed(2)}): ${pct(o.recordsPerSecond / c)} of autocannon`);
+        }
+        const ratios = sinks.map((o, r) => o.recordsPerSecond / ((cannon[r].recordsPerSecond + cannon[r + 1].recordsPerSecond) / 2));
+        rows.push({
+          mode,
+          'records/round': total,
+          rounds: ROUNDS,
+          load: `${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)}`,
+          ...(plain !== undefined ? { 'plain loop': fmt(plain) } : {}),
+          autocannon: `${fmt(median(cannon.map((w) => w.recordsPerSecond)))} (${fmt(Math.min(...cannon.map((w) => w.recordsPerSecond)))}-${fmt(Math.max(...cannon.map((w) => w.recordsPerSecond)))})`,
+          'http sink': `${fmt(median(sinks.map((w) => w.recordsPerSecond)))} (${fmt(Math.min(...sinks.map((w) => w.recordsPerSecond)))}-${fmt(Math.max(...sinks.map((w) => w.recordsPerSecond)))})`,
+          'client µs CPU/rec sink / autocannon': `${median(sinks.map((w) => w.clientCpuUs)).toFixed(2)} / ${median(cannon.map((w) => w.clientCpuUs)).toFixed(2)}`,
+          'server µs CPU/rec sink / autocannon': `${median(sinks.map((w) => w.serverCpuUs)).toFixed(2)} / ${median(cannon.map((w) => w.serverCpuUs)).toFixed(2)}`,
+          'ours / autocannon': `${pct(median(ratios))} (${pct(Math.min(...ratios))}-${pct(Math.max(...ratios))})`,
+          'per round': ratios.map(pct).join(' '),
+        });
+      } finally {
+        await ours.stop();
       }
-      if (SINK_ONLY) continue;
-      const ceil = median(c);
-      const mine = median(o);
-      // The figure is the ratio within each run (both measured minutes apart on a shared machine), then its median.
-      const ratio = median(o.map((x, i) => x / c[i]));
-      rows.push({ mode, records: total, 'plain loop records/s': Math.round(median(plain)), 'autocannon records/s': Math.round(ceil), 'http sink records/s': Math.round(mine), 'ours / autocannon': `${(ratio * 100).toFixed(0)}%` });
     }
-    if (rows.length > 0) printTable(`HTTP sink -> local server answering 200 (${CONCURRENCY} connections, batch ${BATCH}, ${RUNS} run(s), medians; ratio: median of the per-run ratios)`, rows);
+    if (rows.length > 0) printTable(`HTTP sink -> local server answering 200 (${CONCURRENCY} connections, batch ${BATCH}, ${ROUNDS} interleaved round(s) of ${CEILING_SECONDS} s autocannon / the sink's records; medians (min-max); ratio: median of the per-round ratios (min-max))`, rows);
   } finally {
     await stopChild(server);
   }
