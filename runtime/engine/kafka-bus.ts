@@ -6,7 +6,8 @@
  *   `keyBytes`/`valueBytes`; header values are sent as bytes and read back as strings when they
  *   are UTF-8 (else Buffers), see kafka/codec.ts. Timestamps pass through.
  * - Producers are idempotent (acks=all) and pipelined: `send` returns once records are queued and
- *   `durable` resolves on the broker's acknowledgement; see kafka/producer.ts. Topics that do not
+ *   `durable` resolves on the broker's acknowledgement; they encode their record batches
+ *   themselves and send them on the client's connections; see kafka/producer.ts. Topics that do not
  *   exist are created on first use with `defaultPartitions` and `replicationFactor`.
  * - Consumers are members of a consumer group (`connect-<connector>` for sinks) with manual
  *   commits and cooperative rebalancing; `onAssign` runs inside `poll`; see kafka/consumer.ts.
@@ -143,7 +144,8 @@ export class KafkaBus implements TopicBus {
       idempotent: true,
       transactionalId: options.transactionalId,
       compression: p.compression ?? 'none',
-      // The broker-side wait for acks=all. The client retries until the delivery timeout stops it.
+      // The broker-side wait for acks=all (also the producer's own requests', below). The client
+      // retries until the delivery timeout stops it.
       timeout: 30_000,
       retries: Number.MAX_SAFE_INTEGER,
       retryDelay: RETRY_DELAY_MS,
@@ -162,6 +164,9 @@ export class KafkaBus implements TopicBus {
       limits,
       logger: this.logger.child({ producer: clientId }),
       onClose: () => this.producers.delete(producer),
+      compression: p.compression ?? 'none',
+      ackTimeoutMs: 30_000,
+      retryDelayMs: RETRY_DELAY_MS,
     });
     this.producers.add(producer);
     return producer;

@@ -16,13 +16,30 @@
  *
  * Partitioning is done here, as the Java client does it: an explicit `kafkaPartition`, else
  * murmur2 of the key bytes, else a partition kept for ~64 KB of keyless records at a time.
+ *
+ * Requests are encoded here too (record-batch.ts: one RecordBatch v2 per partition, written into a
+ * reused arena) and sent on the client's connections, with the client's metadata (leaders),
+ * connection pool, ApiVersions and InitProducerId: the client's own path builds writers, Maps and
+ * a message object per record and copies every request twice, which cost about a quarter of the
+ * worker's event loop on a CDC stream. The producer id and epoch are the client's (InitProducerId
+ * once); the per-partition sequence numbers are ours and advance only when the broker acknowledged
+ * the partition's batch. A retriable error (NOT_LEADER_OR_FOLLOWER, a lost connection, ...) resends
+ * the unacknowledged batches as they were, same sequence numbers (so the broker drops what it
+ * already has), to the leaders of fresh metadata, until `deliveryTimeoutMs`. With compression
+ * configured the client's path is used instead.
  */
-import type { MessageToProduce, Producer } from '@platformatic/kafka';
+import {
+  kGetApi, kGetConnection, NetworkError, ProtocolError, produceV7, produceV8, produceV9, produceV10, produceV11, Writer,
+} from '@platformatic/kafka';
+import type { Broker, Connection, MessageToProduce, Producer } from '@platformatic/kafka';
+import type { Header } from '../../api/index.ts';
 import { DataError, FatalError, RetriableError } from '../../api/index.ts';
 import type { Logger } from '../logging.ts';
 import type { BusProducer, BusRecord, SendResult } from '../topic-bus.ts';
 import { encodeHeaders, keyPartition, toBytes } from './codec.ts';
 import { isRetriable, message } from './errors.ts';
+import { nextSequence, produceRequestBody, RecordBatchEncoder } from './record-batch.ts';
+import type { BatchRecord, PartitionBatch } from './record-batch.ts';
 import type { TopicCatalog } from './topics.ts';
 
 export interface ProducerLimits {
@@ -50,14 +67,29 @@ interface SendBatch {
 }
 
 /**
- * A record as the client's message, with what the producer keeps beside it: its approximate size
- * and its send's batch. One object per queued record, handed to the client as it is (the client
- * reads only the message fields).
+ * A queued record: its bytes as the encoder reads them (the record's own header array, encoded
+ * when its request is), its partition, its approximate size and its send's batch. One object per
+ * queued record.
  */
-export interface Entry extends Message {
+export interface Entry extends BatchRecord {
+  topic: string;
+  partition: number;
   bytes: number;
   batch: SendBatch | undefined;
 }
+
+export type Compression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
+
+/** Produce response parsers by request version (the versions the client can send). */
+const PRODUCE_PARSERS: Record<number, typeof produceV11.parseResponse> = {
+  7: produceV7.parseResponse,
+  8: produceV8.parseResponse,
+  9: produceV9.parseResponse,
+  10: produceV10.parseResponse,
+  11: produceV11.parseResponse,
+};
+const ACKS_ALL = -1;
+type ProduceResponse = ReturnType<typeof produceV11.parseResponse>;
 
 /** Approximate per-record framing (lengths, deltas, attributes) on top of key, value and headers. */
 const RECORD_OVERHEAD = 24;
@@ -82,15 +114,25 @@ export class StickyPartitioner {
   }
 }
 
+function headersBytes(headers: Header[] | undefined): number {
+  if (headers === undefined) return 0;
+  let bytes = 0;
+  for (const h of headers) {
+    const v = h.value;
+    bytes += h.key.length + 4 + (v === null || v === undefined ? 0 : typeof v === 'string' ? v.length : v instanceof Uint8Array ? v.length : 16);
+  }
+  return bytes;
+}
+
 /**
- * A bus record as a Kafka message: its bytes, and its partition (explicit, else murmur2 of the
+ * A bus record as a queued entry: its bytes, and its partition (explicit, else murmur2 of the
  * key as the Java client, else sticky). `count` is the topic's partition count.
  */
-export function toMessage(r: BusRecord, count: number, sticky: StickyPartitioner, batch?: SendBatch): Entry {
+export function toEntry(r: BusRecord, count: number, sticky: StickyPartitioner, batch?: SendBatch): Entry {
   const key = r.keyBytes !== undefined ? r.keyBytes : toBytes(r.key);
   const value = r.valueBytes !== undefined ? r.valueBytes : toBytes(r.value);
-  const headers = encodeHeaders(r.headers);
-  const bytes = (key?.length ?? 0) + (value?.length ?? 0) + headers.bytes + RECORD_OVERHEAD;
+  const headers = r.headers !== undefined && r.headers.length > 0 ? r.headers : undefined;
+  const bytes = (key?.length ?? 0) + (value?.length ?? 0) + headersBytes(headers) + RECORD_OVERHEAD;
   let partition: number;
   if (r.kafkaPartition !== undefined && r.kafkaPartition !== null) {
     if (!Number.isInteger(r.kafkaPartition) || r.kafkaPartition < 0) {
@@ -105,8 +147,36 @@ export function toMessage(r: BusRecord, count: number, sticky: StickyPartitioner
   } else {
     partition = sticky.partition(r.topic, count, bytes);
   }
-  const timestamp = r.timestamp !== undefined && r.timestamp !== null ? BigInt(Math.trunc(r.timestamp)) : undefined;
-  return { topic: r.topic, partition, key: key ?? undefined, value: value ?? undefined, headers: headers.map, timestamp, bytes, batch };
+  let timestamp: number | undefined;
+  if (r.timestamp !== undefined && r.timestamp !== null) {
+    timestamp = Math.trunc(r.timestamp);
+    if (!Number.isSafeInteger(timestamp)) throw new DataError(`Timestamp ${r.timestamp} is not a valid time in milliseconds (topic ${r.topic}).`);
+  }
+  return { topic: r.topic, partition, key: key ?? null, value: value ?? null, headers, timestamp, bytes, batch };
+}
+
+/** An entry as the client's message (its own path: transactions, compression). */
+export function toClientMessage(e: Entry): Message {
+  return {
+    topic: e.topic,
+    partition: e.partition,
+    key: e.key ?? undefined,
+    value: e.value ?? undefined,
+    headers: encodeHeaders(e.headers).map,
+    timestamp: e.timestamp !== undefined ? BigInt(e.timestamp) : undefined,
+  };
+}
+
+/** A bus record as the client's message, partitioned as `toEntry` does. */
+export function toMessage(r: BusRecord, count: number, sticky: StickyPartitioner): Message {
+  return toClientMessage(toEntry(r, count, sticky));
+}
+
+/** The outcome of one Produce request to one broker: the batches it acknowledged, and the others with why. */
+interface Delivery {
+  done: PartitionBatch[];
+  failed: PartitionBatch[];
+  error: unknown;
 }
 
 export class KafkaBusProducer implements BusProducer {
@@ -125,13 +195,36 @@ export class KafkaBusProducer implements BusProducer {
   private roomWaiters: Array<() => void> = [];
   private idleWaiters: Array<() => void> = [];
   private readonly sticky = new StickyPartitioner();
+  private readonly compression: Compression;
+  private readonly ackTimeoutMs: number;
+  private readonly retryDelayMs: number;
+  private readonly encoder = new RecordBatchEncoder();
+  /** The next sequence number of every partition produced to, by topic. */
+  private readonly sequences = new Map<string, number[]>();
+  private identity: { producerId: bigint; producerEpoch: number } | undefined;
+  private produceApi: { version: number; parse: typeof produceV11.parseResponse } | undefined;
 
-  constructor(options: { client: Producer; topics: TopicCatalog; limits: ProducerLimits; logger: Logger; onClose: () => void }) {
+  constructor(options: {
+    client: Producer;
+    topics: TopicCatalog;
+    limits: ProducerLimits;
+    logger: Logger;
+    onClose: () => void;
+    /** Non-'none' sends through the client's own path. Default 'none'. */
+    compression?: Compression;
+    /** The broker's wait for acks=all (the request's timeout_ms). Default 30 s. */
+    ackTimeoutMs?: number;
+    /** The pause before a retriable failure is retried. Default 250 ms. */
+    retryDelayMs?: number;
+  }) {
     this.client = options.client;
     this.topics = options.topics;
     this.limits = options.limits;
     this.logger = options.logger;
     this.onClose = options.onClose;
+    this.compression = options.compression ?? 'none';
+    this.ackTimeoutMs = options.ackTimeoutMs ?? 30_000;
+    this.retryDelayMs = options.retryDelayMs ?? 250;
   }
 
   async send(records: BusRecord[], signal?: AbortSignal): Promise<SendResult> {
@@ -203,7 +296,7 @@ export class KafkaBusProducer implements BusProducer {
   }
 
   private entry(r: BusRecord, batch: SendBatch): Entry {
-    return toMessage(r, this.topics.partitions(r.topic)!, this.sticky, batch);
+    return toEntry(r, this.topics.partitions(r.topic)!, this.sticky, batch);
   }
 
   private async waitForRoom(bytes: number, records: number, signal: AbortSignal | undefined): Promise<void> {
@@ -244,7 +337,7 @@ export class KafkaBusProducer implements BusProducer {
             this.limits.deliveryTimeoutMs,
           );
         });
-        await Promise.race([this.client.send({ messages: request }), timeout]);
+        await Promise.race([this.produce(request), timeout]);
       } catch (e) {
         this.logger.error({ err: message(e), records: request.length }, 'produce failed; the producer is failed');
         this.fail(new FatalError(`Producing to Kafka failed: ${message(e)}`, { cause: e }), request);
@@ -263,6 +356,140 @@ export class KafkaBusProducer implements BusProducer {
       this.inFlightRecords -= request.length;
       this.wake(this.roomWaiters);
     }
+  }
+
+  /** Sends one request's entries and resolves once the broker acknowledged all of them. */
+  private async produce(request: Entry[]): Promise<void> {
+    if (this.compression !== 'none') {
+      await this.client.send({ messages: request.map(toClientMessage) });
+      return;
+    }
+    if (this.identity === undefined) {
+      const info = await this.client.initIdempotentProducer({});
+      this.identity = { producerId: info.producerId, producerEpoch: info.producerEpoch };
+    }
+    if (this.produceApi === undefined) {
+      const api = await new Promise<{ version: number }>((resolve, reject) =>
+        this.client[kGetApi]('Produce', (e, a) => (e ? reject(e) : resolve(a as { version: number }))),
+      );
+      // At most v9: the client's parsers of v10 and v11 responses misread a partition error that
+      // carries the current leader (a tagged field of v10+, KIP-951), e.g. NOT_LEADER_OR_FOLLOWER.
+      const version = Math.min(api.version, 9);
+      const parse = PRODUCE_PARSERS[version];
+      if (parse === undefined) throw new Error(`Produce v${api.version} is not supported.`);
+      this.produceApi = { version, parse };
+    }
+    await this.deliver(this.encode(request));
+  }
+
+  /** One batch per partition, in the order the partitions first appear, numbered from their next sequence. */
+  private encode(request: Entry[]): PartitionBatch[] {
+    const byPartition = new Map<string, Entry[][]>();
+    const order: Entry[][] = [];
+    for (const e of request) {
+      let topic = byPartition.get(e.topic);
+      if (topic === undefined) byPartition.set(e.topic, (topic = []));
+      let list = topic[e.partition];
+      if (list === undefined) order.push((list = topic[e.partition] = []));
+      list.push(e);
+    }
+    this.encoder.reset();
+    const now = Date.now();
+    const id = this.identity!;
+    const batches: PartitionBatch[] = new Array(order.length);
+    for (let i = 0; i < order.length; i++) {
+      const list = order[i];
+      const { topic, partition } = list[0];
+      const baseSequence = this.sequences.get(topic)?.[partition] ?? 0;
+      const bytes = this.encoder.encode(list, 0, list.length, { producerId: id.producerId, producerEpoch: id.producerEpoch, baseSequence }, now);
+      batches[i] = { topic, partition, bytes, count: list.length, baseSequence };
+    }
+    return batches;
+  }
+
+  /**
+   * Sends the batches to their partitions' leaders (one request per broker, concurrently) until
+   * every one is acknowledged; retriable failures are sent again, unchanged, after a pause and a
+   * metadata refresh. Throws the first error that is not retriable.
+   */
+  private async deliver(batches: PartitionBatch[]): Promise<void> {
+    let pending = batches;
+    for (let attempt = 0; ; attempt++) {
+      const topics = [...new Set(pending.map((b) => b.topic))];
+      const md = await this.client.metadata({ topics, forceUpdate: attempt > 0 });
+      const byLeader = new Map<number, PartitionBatch[]>();
+      const failed: PartitionBatch[] = [];
+      let error: unknown;
+      for (const b of pending) {
+        const leader = md.topics.get(b.topic)?.partitions[b.partition]?.leader;
+        const broker = leader === undefined ? undefined : md.brokers.get(leader);
+        if (broker === undefined) {
+          failed.push(b);
+          error ??= new ProtocolError('LEADER_NOT_AVAILABLE', `no leader known for ${b.topic}-${b.partition}`);
+          continue;
+        }
+        let list = byLeader.get(leader!);
+        if (list === undefined) byLeader.set(leader!, (list = []));
+        list.push(b);
+      }
+      const deliveries = await Promise.all([...byLeader].map(([leader, list]) => this.sendTo(md.brokers.get(leader)!, list)));
+      for (const d of deliveries) {
+        for (const b of d.done) this.advance(b);
+        if (d.failed.length > 0) {
+          failed.push(...d.failed);
+          // A failure that cannot be retried is the one to report.
+          if (error === undefined || (retriable(error) && !retriable(d.error))) error = d.error;
+        }
+      }
+      if (failed.length === 0) return;
+      if (!retriable(error) || this.failure || this.client.closed) throw error;
+      this.logger.debug({ err: message(error), partitions: failed.length, attempt }, 'produce failed; retrying');
+      await new Promise((resolve) => setTimeout(resolve, this.retryDelayMs));
+      if (this.failure || this.client.closed) throw error;
+      pending = failed;
+    }
+  }
+
+  private advance(b: PartitionBatch): void {
+    let topic = this.sequences.get(b.topic);
+    if (topic === undefined) this.sequences.set(b.topic, (topic = []));
+    topic[b.partition] = nextSequence(b.baseSequence, b.count);
+  }
+
+  /** One Produce request for `batches` (all led by `broker`) on the client's connection to it. */
+  private sendTo(broker: Broker, batches: PartitionBatch[]): Promise<Delivery> {
+    const { version, parse } = this.produceApi!;
+    return new Promise<Delivery>((resolve) => {
+      this.client[kGetConnection](broker, (e: Error | null | undefined, connection: Connection | undefined) => {
+        if (e || !connection) {
+          resolve({ done: [], failed: batches, error: e });
+          return;
+        }
+        const payload = () => {
+          const w = Writer.create();
+          for (const chunk of produceRequestBody(batches, ACKS_ALL, this.ackTimeoutMs, version)) w.append(chunk);
+          return w;
+        };
+        const flexible = version >= 9;
+        connection.send(0, version, payload, parse, flexible, flexible, (err: Error | null | undefined, ok: ProduceResponse | undefined) => {
+          // A response with partition errors arrives as the parser's error carrying the response.
+          const response = ok ?? (err as { response?: ProduceResponse } | null | undefined)?.response;
+          if (response === undefined) {
+            resolve({ done: [], failed: batches, error: err ?? new NetworkError('Produce request failed without a response.') });
+            return;
+          }
+          const codes = new Map<string, number>();
+          for (const t of response.responses) for (const p of t.partitionResponses) codes.set(`${p.index}:${t.name}`, p.errorCode);
+          const done: PartitionBatch[] = [];
+          const failed: PartitionBatch[] = [];
+          for (const b of batches) {
+            if (codes.get(`${b.partition}:${b.topic}`) === 0) done.push(b);
+            else failed.push(b);
+          }
+          resolve({ done, failed, error: err ?? new NetworkError('The broker left partitions out of its Produce response.') });
+        });
+      });
+    });
   }
 
   /**
@@ -315,6 +542,16 @@ export class KafkaBusProducer implements BusProducer {
   private wake(list: Array<() => void>): void {
     for (const w of list.splice(0)) w();
   }
+}
+
+/**
+ * Whether a failed request is sent again: as the client decides for its own requests, unless an
+ * error in the chain says it cannot be retried (an unreadable response too: its outcome is unknown,
+ * and the same batches with the same sequence numbers are safe to send again).
+ */
+function retriable(error: unknown): boolean {
+  const e = error as { findBy?: (property: string, value: unknown) => unknown } | null | undefined;
+  return e !== null && e !== undefined && (typeof e.findBy !== 'function' || e.findBy('canRetry', false) == null);
 }
 
 export function lookupError(topic: string, e: unknown): Error {
