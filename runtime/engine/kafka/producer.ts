@@ -29,9 +29,9 @@
  * configured the client's path is used instead.
  */
 import {
-  kGetApi, kGetConnection, NetworkError, ProtocolError, produceV7, produceV8, produceV9, produceV10, produceV11, Writer,
+  kGetApi, kGetConnection, kMetadata, NetworkError, ProtocolError, produceV7, produceV8, produceV9, produceV10, produceV11, Writer,
 } from '@platformatic/kafka';
-import type { Broker, Connection, MessageToProduce, Producer } from '@platformatic/kafka';
+import type { Broker, ClusterMetadata, Connection, MessageToProduce, Producer } from '@platformatic/kafka';
 import type { Header } from '../../api/index.ts';
 import { DataError, FatalError, RetriableError } from '../../api/index.ts';
 import type { Logger } from '../logging.ts';
@@ -416,7 +416,10 @@ export class KafkaBusProducer implements BusProducer {
     let pending = batches;
     for (let attempt = 0; ; attempt++) {
       const topics = [...new Set(pending.map((b) => b.topic))];
-      const md = await this.client.metadata({ topics, forceUpdate: attempt > 0 });
+      // The client's metadata (cached; refreshed on a retry), without the public method's option validation.
+      const md = await new Promise<ClusterMetadata>((resolve, reject) =>
+        this.client[kMetadata]({ topics, forceUpdate: attempt > 0 }, (e, m) => (e ? reject(e) : resolve(m!))),
+      );
       const byLeader = new Map<number, PartitionBatch[]>();
       const failed: PartitionBatch[] = [];
       let error: unknown;
@@ -486,7 +489,7 @@ export class KafkaBusProducer implements BusProducer {
             if (codes.get(`${b.partition}:${b.topic}`) === 0) done.push(b);
             else failed.push(b);
           }
-          resolve({ done, failed, error: err ?? new NetworkError('The broker left partitions out of its Produce response.') });
+          resolve({ done, failed, error: failed.length === 0 ? undefined : (err ?? new NetworkError('The broker left partitions out of its Produce response.')) });
         });
       });
     });
