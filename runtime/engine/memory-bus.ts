@@ -12,6 +12,13 @@
  * Committed group offsets are persisted through `GroupOffsetPersistence` (the standalone offset
  * store), and a partition's offsets continue from the highest committed offset after a restart, so
  * offsets keep growing and sinks that name files by offset never reuse a name.
+ *
+ * Backpressure counts what is held, not only what is unread: a sink's records stay on the topic
+ * until it commits, and a small bound keeps them young (records that outlive V8's young
+ * generation are copied and promoted, which cost a fast pipeline a third of its CPU at 8,192).
+ * But a sink that holds records back until a batch is complete (an S3 object of `flush.size`
+ * records) commits nothing until it has read that many: once every subscribed group has read
+ * all but half the capacity, producers may go on, and the topic then holds what that sink holds.
  */
 import type { SinkOffsets, TopicPartition } from '../api/index.ts';
 import { topicPartitionKey } from '../api/index.ts';
@@ -32,10 +39,20 @@ class MemoryPartition {
   readonly topic: string;
   readonly partition: number;
   readonly key: string;
-  /** Offset of records[head]. */
+  /** Offset of the oldest record held (the ring's head). */
   base: number;
-  private records: ConsumedRecord[] = [];
+  /**
+   * The records held, in a ring whose size is a power of two: appending and trimming never copy
+   * or reallocate it (but for doubling when full). A queue kept as a growing array that is now
+   * and then sliced leaves dead copies behind; once old enough to be promoted, a dead copy's
+   * slots still point at the young records and the scavenger treats them as roots, so records
+   * long consumed survive and get promoted until the next full GC.
+   */
+  private ring: Array<ConsumedRecord | undefined> = new Array(1024).fill(undefined);
+  private mask = 1023;
+  /** Ring index of the record at `base`. */
   private head = 0;
+  private count = 0;
   durableWaiters: DurableWaiter[] = [];
   roomWaiters: Array<() => void> = [];
   readWaiters: Array<() => void> = [];
@@ -48,14 +65,15 @@ class MemoryPartition {
   }
 
   get end(): number {
-    return this.base + this.records.length - this.head;
+    return this.base + this.count;
   }
 
   append(record: BusRecord): number {
     const offset = this.end;
+    if (this.count === this.ring.length) this.grow();
     // Stored in the exact shape of a SinkRecord (one hidden class, no source fields), so sink
     // runners hand it to put() as it is: one object per record, shared read-only by every group.
-    this.records.push({
+    this.ring[(this.head + this.count) & this.mask] = {
       topic: this.topic,
       kafkaPartition: this.partition,
       kafkaOffset: offset,
@@ -68,30 +86,38 @@ class MemoryPartition {
       originalTopic: this.topic,
       originalKafkaPartition: this.partition,
       originalKafkaOffset: offset,
-    } as ConsumedRecord);
+    } as ConsumedRecord;
+    this.count++;
     return offset;
   }
 
   read(from: number, max: number, out: ConsumedRecord[]): number {
     const start = Math.max(from, this.base);
-    const i = this.head + (start - this.base);
-    const j = Math.min(this.records.length, i + max);
-    for (let k = i; k < j; k++) out.push(this.records[k]);
-    return j - i;
+    const n = Math.max(0, Math.min(max, this.end - start));
+    const first = this.head + (start - this.base);
+    for (let k = 0; k < n; k++) out.push(this.ring[(first + k) & this.mask]!);
+    return n;
   }
 
   trimTo(floor: number): void {
     if (floor <= this.base) return;
     const n = Math.min(floor, this.end) - this.base;
-    // Drop the references now, not at the next compaction of the array: records kept reachable
-    // survive every scavenge, and copying them was most of the pipeline's GC time.
-    for (let k = this.head; k < this.head + n; k++) (this.records as unknown[])[k] = undefined;
-    this.head += n;
+    // Drop the references now: records kept reachable survive every scavenge, and copying them
+    // was most of the pipeline's GC time.
+    for (let k = 0; k < n; k++) this.ring[(this.head + k) & this.mask] = undefined;
+    this.head = (this.head + n) & this.mask;
+    this.count -= n;
     this.base += n;
-    if (this.head > 1024 && this.head * 2 > this.records.length) {
-      this.records = this.records.slice(this.head);
-      this.head = 0;
-    }
+  }
+
+  private grow(): void {
+    const next: Array<ConsumedRecord | undefined> = new Array(this.ring.length * 2).fill(undefined);
+    for (let k = 0; k < this.count; k++) next[k] = this.ring[(this.head + k) & this.mask];
+    // The old ring is garbage now; empty it so that, if it was promoted, its slots keep no young record alive.
+    this.ring.fill(undefined);
+    this.ring = next;
+    this.mask = next.length - 1;
+    this.head = 0;
   }
 
   wake(list: Array<() => void>): void {
@@ -147,7 +173,7 @@ export class MemoryBus implements TopicBus {
 
   constructor(options: { partitionsPerTopic?: number; capacity?: number; persistence?: GroupOffsetPersistence } = {}) {
     this.partitionsPerTopic = options.partitionsPerTopic ?? 1;
-    this.capacity = options.capacity ?? 8192;
+    this.capacity = options.capacity ?? 2048;
     this.persistence = options.persistence;
   }
 
@@ -206,6 +232,24 @@ export class MemoryBus implements TopicBus {
     if (part.end - part.base < this.capacity) part.wake(part.roomWaiters);
   }
 
+  /** Whether producers must wait for room in `part` (see the header). */
+  private full(part: MemoryPartition): boolean {
+    if (part.end - part.base < this.capacity) return false;
+    return part.end - this.readFloor(part) >= Math.max(1, this.capacity >> 1);
+  }
+
+  /** Lowest read position of the subscribed groups (a group without a reader of `part`: its committed offset). */
+  private readFloor(part: MemoryPartition): number {
+    let floor = Infinity;
+    for (const g of this.groups.values()) {
+      if (!g.matches(part.topic)) continue;
+      let pos: number | undefined;
+      for (const m of g.members.values()) if ((pos = m.positionOf(part.key)) !== undefined) break;
+      floor = Math.min(floor, pos ?? g.committed.get(part.key) ?? part.base);
+    }
+    return floor === Infinity ? part.base : Math.max(floor, part.base);
+  }
+
   choosePartition(record: BusRecord, count: number): number {
     if (record.kafkaPartition !== undefined) {
       if (record.kafkaPartition < 0 || record.kafkaPartition >= count) {
@@ -230,7 +274,7 @@ export class MemoryBus implements TopicBus {
     for (const r of records) {
       const parts = this.partitionsOf(r.topic);
       const part = parts[this.choosePartition(r, parts.length)];
-      while (part.end - part.base >= this.capacity) {
+      while (this.full(part)) {
         if (signal?.aborted) throw signal.reason ?? new Error('aborted');
         await new Promise<void>((resolve) => {
           // Remove the abort listener once woken: producers wait here thousands of times with
@@ -354,6 +398,11 @@ class MemoryConsumer implements BusConsumer {
     this.options = options;
   }
 
+  /** Where this member reads `key` next, if the partition is assigned to it. */
+  positionOf(key: string): number | undefined {
+    return this.positions.get(key);
+  }
+
   subscribes(topic: string): boolean {
     if (this.options.topics?.includes(topic)) return true;
     return this.options.topicsRegex !== undefined && fullMatch(this.options.topicsRegex, topic);
@@ -391,7 +440,11 @@ class MemoryConsumer implements BusConsumer {
         if (this.paused.has(part.key)) continue;
         const pos = this.positions.get(part.key) ?? part.base;
         const got = part.read(pos, maxRecords - out.length, out);
-        if (got > 0) this.positions.set(part.key, Math.max(pos, part.base) + got);
+        if (got > 0) {
+          this.positions.set(part.key, Math.max(pos, part.base) + got);
+          // A full partition may have room now (see MemoryBus.full).
+          if (part.roomWaiters.length > 0) part.wake(part.roomWaiters);
+        }
       }
       this.cursor++;
       if (out.length > 0 || this.closed || signal.aborted || this.pendingChange) return out;

@@ -86,6 +86,60 @@ describe('MemoryBus', () => {
     expect(accepted).toBe(true);
   });
 
+  it('lets a sink that holds records back until its batch is complete read past the capacity, without committing', async () => {
+    // An S3 sink commits nothing until an object of flush.size records is uploaded: with the
+    // producers bound by what is held alone, flush.size > capacity would stall the pipeline.
+    const bus = new MemoryBus({ capacity: 4 });
+    const c = bus.consumer({ groupId: 'g', memberId: 'm', topics: ['t'] });
+    const p = bus.producer('p');
+    const durables: Promise<void>[] = [];
+    const producing = (async () => {
+      for (let i = 0; i < 20; i++) durables.push((await p.send([rec('t', i)])).durable);
+    })();
+    const got: number[] = [];
+    while (got.length < 20) for (const r of await c.poll(100, 50, signal())) got.push(r.value as number);
+    await producing;
+    expect(got).toEqual([...Array(20).keys()]);
+    let anyDurable = false;
+    for (const d of durables) void d.then(() => (anyDurable = true));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(anyDurable).toBe(false);
+    await c.commit(offsets('t', 0, 20));
+    await Promise.all(durables);
+  });
+
+  it('bounds a producer whose sink has read what is held: it runs ahead by half the capacity, no more', async () => {
+    const bus = new MemoryBus({ capacity: 4 });
+    const c = bus.consumer({ groupId: 'g', memberId: 'm', topics: ['t'] });
+    const p = bus.producer('p');
+    await p.send([1, 2, 3, 4].map((v) => rec('t', v)));
+    expect((await c.poll(10, 50, signal())).length).toBe(4);
+    await p.send([rec('t', 5), rec('t', 6)]);
+    let accepted = false;
+    const blocked = p.send([rec('t', 7)]).then(() => (accepted = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(accepted).toBe(false);
+    expect((await c.poll(10, 50, signal())).map((r) => r.value)).toEqual([5, 6]);
+    await blocked;
+    expect(accepted).toBe(true);
+  });
+
+  it('keeps a paused partition bounded by its capacity (a paused sink reads nothing)', async () => {
+    const bus = new MemoryBus({ capacity: 3 });
+    const c = bus.consumer({ groupId: 'g', memberId: 'm', topics: ['t'] });
+    const p = bus.producer('p');
+    await c.poll(1, 1, signal());
+    c.pause([{ topic: 't', partition: 0 }]);
+    await p.send([1, 2, 3].map((v) => rec('t', v)));
+    let accepted = false;
+    const blocked = p.send([rec('t', 4)]).then(() => (accepted = true));
+    expect(await c.poll(10, 20, signal())).toEqual([]);
+    expect(accepted).toBe(false);
+    c.resume([{ topic: 't', partition: 0 }]);
+    expect((await c.poll(10, 50, signal())).length).toBe(3);
+    await blocked;
+  });
+
   it('leaves no abort listener behind on the producer\'s signal after waiting for room', async () => {
     const bus = new MemoryBus({ capacity: 1 });
     const c = bus.consumer({ groupId: 'g', memberId: 'm', topics: ['t'] });
