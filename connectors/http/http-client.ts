@@ -1,7 +1,8 @@
 /**
- * One HTTP request over undici's Agent (a keep-alive pool of connections per origin, one request
- * per connection at a time) through its low-level dispatch API: no stream or promise per request
- * inside the client, the body written as it is (a Buffer is not copied). A deadline covers the
+ * One HTTP request: over our own keep-alive HTTP/1.1 pool for http: URLs (./h1.ts: the head and
+ * the body's Buffer in one writev, the answer parsed there), over undici's Agent through its
+ * low-level dispatch API for https: (a keep-alive pool of connections per origin, one request per
+ * connection at a time, the body written as it is). A deadline covers the
  * whole exchange, from waiting for a connection to the end of the response; the response body
  * (bounded) comes back as text. Network failures reject with the socket's error code
  * (ECONNREFUSED, ECONNRESET, ...) or ETIMEDOUT for the deadline.
@@ -9,6 +10,7 @@
 import { Agent, type Dispatcher } from 'undici';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Allowlist } from './allowlist.ts';
+import { H1Pool, type H1Exchange } from './h1.ts';
 
 export interface HttpResponse {
   status: number;
@@ -39,7 +41,7 @@ export class NetworkError extends Error {
 }
 
 /** A URL taken apart once: what dispatch needs, or why it cannot be called. */
-type Target = { origin: string; path: string } | { error: NetworkError };
+type Target = { origin: string; path: string; pool: H1Pool | undefined } | { error: NetworkError };
 
 /** undici's codes for what node:http reported with the socket's. */
 const CODES: Record<string, string> = {
@@ -51,7 +53,11 @@ const CODES: Record<string, string> = {
 };
 
 export class HttpClient {
-  private readonly agent: Agent;
+  private readonly maxSockets: number;
+  /** https: only (http: goes through the pools), made on first use. */
+  private agentCache: Agent | undefined;
+  /** Our own connection pools, one per http: origin. */
+  private readonly pools = new Map<string, H1Pool>();
   private readonly allowlist: Allowlist | undefined;
   /** Parsed URLs (sinks call one URL, or a few per template), bounded. */
   private readonly targets = new Map<string, Target>();
@@ -59,15 +65,19 @@ export class HttpClient {
 
   constructor(options: { maxSockets: number; allowlist?: Allowlist }) {
     this.allowlist = options.allowlist && !options.allowlist.isEmpty ? options.allowlist : undefined;
-    this.agent = new Agent({
-      connections: options.maxSockets,
+    this.maxSockets = options.maxSockets;
+  }
+
+  private get agent(): Agent {
+    return (this.agentCache ??= new Agent({
+      connections: this.maxSockets,
       // The call's own deadline covers connecting, headers and body, as with node:http.
       connectTimeout: 0,
       headersTimeout: 0,
       bodyTimeout: 0,
       // Names are resolved by the allowlist's lookup, which refuses addresses outside it at connect time.
       ...(this.allowlist ? { connect: { lookup: this.allowlist.lookup } } : {}),
-    });
+    }));
   }
 
   send(call: HttpCall): Promise<HttpResponse> {
@@ -75,7 +85,8 @@ export class HttpClient {
     if ('error' in target) return Promise.reject(target.error);
     if (call.signal?.aborted) return Promise.reject(new NetworkError('The request was aborted (the task is stopping)', 'EABORTED'));
     return new Promise((resolve, reject) => {
-      const exchange = new Exchange(call, resolve, reject, this.watch(call.signal));
+      const exchange = new Exchange(call, target.path, resolve, reject, this.watch(call.signal));
+      if (target.pool) return target.pool.dispatch(exchange);
       this.agent.dispatch({ origin: target.origin, path: target.path, method: call.method as Dispatcher.HttpMethod, headers: call.headers as Record<string, string>, body: call.body ?? null }, exchange);
     });
   }
@@ -103,7 +114,7 @@ export class HttpClient {
     try {
       const u = new URL(url);
       if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(u.protocol);
-      t = this.allowlist && this.allowlist.precheck(u.hostname) === false ? { error: new NetworkError(`${u.hostname} is not in http.allowed.hosts; refusing to call it`, 'EHOSTNOTALLOWED') } : { origin: u.origin, path: u.pathname + u.search };
+      t = this.allowlist && this.allowlist.precheck(u.hostname) === false ? { error: new NetworkError(`${u.hostname} is not in http.allowed.hosts; refusing to call it`, 'EHOSTNOTALLOWED') } : { origin: u.origin, path: u.pathname + u.search, pool: u.protocol === 'http:' ? this.pool(u) : undefined };
     } catch {
       t = { error: new NetworkError(`Not a valid URL: ${redactUrl(url)}`, 'EINVALIDURL') };
     }
@@ -112,8 +123,17 @@ export class HttpClient {
     return t;
   }
 
+  private pool(u: URL): H1Pool {
+    let pool = this.pools.get(u.origin);
+    if (!pool) this.pools.set(u.origin, (pool = new H1Pool(u, this.maxSockets, this.allowlist?.lookup)));
+    return pool;
+  }
+
   close(): void {
-    this.agent.destroy().catch(() => {});
+    for (const pool of this.pools.values()) pool.close();
+    this.pools.clear();
+    this.targets.clear();
+    this.agentCache?.destroy().catch(() => {});
   }
 }
 
@@ -121,9 +141,14 @@ function timedOut(e: Exchange): void {
   e.timeout();
 }
 
-/** One request's handler: its deadline, its abort, the response as it comes. */
-class Exchange implements Dispatcher.DispatchHandler {
+/** One request's handler (for our pool, or undici's): its deadline, its abort, the response as it comes. */
+class Exchange implements Dispatcher.DispatchHandler, H1Exchange {
   private readonly call: HttpCall;
+  readonly method: string;
+  readonly path: string;
+  readonly headers: Readonly<Record<string, unknown>>;
+  readonly body: Buffer | string | undefined;
+  cancel: (() => void) | null = null;
   private readonly resolve: (res: HttpResponse) => void;
   private readonly reject: (err: Error) => void;
   /** The exchanges of the call's signal, which this one is in until it ends. */
@@ -131,16 +156,20 @@ class Exchange implements Dispatcher.DispatchHandler {
   private readonly max: number;
   private readonly timer: NodeJS.Timeout;
   private controller: Dispatcher.DispatchController | null = null;
-  private settled = false;
+  settled = false;
   /** Why the request was ended before undici started it (it waited for a connection). */
   private ended: NetworkError | null = null;
   private status = 0;
-  private headers: IncomingHttpHeaders = {};
+  private responseHeaders: IncomingHttpHeaders = {};
   private chunks: Buffer[] = [];
   private size = 0;
 
-  constructor(call: HttpCall, resolve: (res: HttpResponse) => void, reject: (err: Error) => void, watched: Set<Exchange> | undefined) {
+  constructor(call: HttpCall, path: string, resolve: (res: HttpResponse) => void, reject: (err: Error) => void, watched: Set<Exchange> | undefined) {
     this.call = call;
+    this.method = call.method;
+    this.path = path;
+    this.headers = call.headers as Record<string, unknown>;
+    this.body = call.body;
     this.resolve = resolve;
     this.reject = reject;
     this.watched = watched;
@@ -160,7 +189,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   /** Ends the exchange from our side: aborts the request if undici has started it, and rejects now. */
   private end(err: NetworkError): void {
     if (this.settled) return;
-    if (this.controller) this.controller.abort(err);
+    if (this.cancel) this.cancel();
+    else if (this.controller) this.controller.abort(err);
     else this.ended = err;
     this.finish(err);
   }
@@ -180,19 +210,35 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
-    this.status = statusCode;
-    this.headers = headers;
+    this.h1Head(statusCode, headers);
   }
 
-  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  h1Head(status: number, headers: IncomingHttpHeaders): void {
+    this.status = status;
+    this.responseHeaders = headers;
+  }
+
+  h1Data(chunk: Buffer): void {
     const { size, max } = this;
     if (size < max) this.chunks.push(size + chunk.length > max ? chunk.subarray(0, max - size) : chunk);
     this.size = size + chunk.length;
   }
 
+  h1End(): void {
+    this.onResponseEnd();
+  }
+
+  h1Error(code: string, message: string, cause?: unknown): void {
+    this.finish(new NetworkError(message, code, { cause }));
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.h1Data(chunk);
+  }
+
   onResponseEnd(): void {
     const body = this.chunks.length === 0 ? '' : this.chunks.length === 1 ? this.chunks[0].toString('utf8') : Buffer.concat(this.chunks).toString('utf8');
-    this.finish(null, { status: this.status, headers: this.headers, body, truncated: this.size > this.max });
+    this.finish(null, { status: this.status, headers: this.responseHeaders, body, truncated: this.size > this.max });
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, e: Error): void {

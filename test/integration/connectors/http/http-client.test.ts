@@ -1,6 +1,6 @@
-/** The HTTP sink's client (undici dispatch) against real servers: what node:http did, it still does. */
+/** The HTTP sink's client (our own HTTP/1.1 pool for http:, undici for https:) against real servers: what node:http did, it still does. */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Allowlist } from '../../../../connectors/http/allowlist.ts';
 import { HttpClient, NetworkError } from '../../../../connectors/http/http-client.ts';
@@ -134,5 +134,112 @@ describe('HttpClient', () => {
     expect(byName.code).toBe('EHOSTNOTALLOWED');
     expect(byName.message).toContain('outside http.allowed.hosts');
     expect(s.requests).toHaveLength(0);
+  });
+
+  describe('its own HTTP/1.1 client (http: URLs)', () => {
+    const raws: Array<{ server: NetServer; sockets: Set<Socket> }> = [];
+    afterEach(async () => {
+      await Promise.all(
+        raws.splice(0).map(({ server, sockets }) => {
+          for (const s of sockets) s.destroy();
+          return new Promise((resolve) => server.close(resolve));
+        }),
+      );
+    });
+
+    /** A server answering each request (read up to the end of its head and the body its content-length announces) with raw bytes, in pieces. */
+    async function raw(answer: (index: number) => Array<string | Buffer>, afterAnswer?: (socket: Socket, index: number) => void): Promise<{ url: string; connections: () => number; heads: string[] }> {
+      let connections = 0;
+      let index = 0;
+      const heads: string[] = [];
+      const sockets = new Set<Socket>();
+      const srv = createNetServer((socket) => {
+        connections++;
+        sockets.add(socket);
+        socket.on('close', () => sockets.delete(socket));
+        let buf = Buffer.alloc(0);
+        socket.on('error', () => {});
+        socket.on('data', (d: Buffer) => {
+          buf = Buffer.concat([buf, d]);
+          for (;;) {
+            const end = buf.indexOf('\r\n\r\n');
+            if (end < 0) return;
+            const head = buf.toString('latin1', 0, end);
+            const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
+            if (buf.length < end + 4 + length) return;
+            heads.push(head);
+            buf = buf.subarray(end + 4 + length);
+            const i = index++;
+            const pieces = answer(i);
+            // Each piece its own write, a little apart: the client must put the answer together.
+            void (async () => {
+              for (const piece of pieces) {
+                socket.write(piece);
+                await new Promise((r) => setTimeout(r, 2));
+              }
+              afterAnswer?.(socket, i);
+            })();
+          }
+        });
+      });
+      raws.push({ server: srv, sockets });
+      await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+      return { url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`, connections: () => connections, heads };
+    }
+
+    it('reads chunked bodies cut anywhere, skips a 100 Continue, joins repeated headers and keeps set-cookie a list', async () => {
+      const s = await raw((i) =>
+        i === 0
+          ? ['HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 20', '0 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\nx-a: 2\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r', '\n5\r\nhel', 'lo\r', '\n7;ext=1\r\n, world\r\n0\r\nX-Trailer: t\r\n', '\r\n']
+          : ['HTTP/1.1 503 Service Unavailable\r\nRetry-After: 7\r\nContent-Length: 4\r\n\r\nbu', 'sy'],
+      );
+      const c = client(1);
+      const res = await c.send({ url: `${s.url}/a?b=1`, method: 'POST', headers: { 'content-type': 'text/plain' }, body: Buffer.from('xyz'), timeoutMs: 5000 });
+      expect(res).toEqual({ status: 200, headers: expect.objectContaining({ 'x-a': '1, 2', 'set-cookie': ['a=1', 'b=2'] }), body: 'hello, world', truncated: false });
+      const busy = await c.send({ url: `${s.url}/a`, method: 'POST', headers: {}, body: 'x', timeoutMs: 5000 });
+      expect(busy).toMatchObject({ status: 503, body: 'busy', headers: expect.objectContaining({ 'retry-after': '7' }) });
+      expect(s.connections()).toBe(1);
+      expect(s.heads[0]).toMatch(/^POST \/a\?b=1 HTTP\/1\.1\r\nhost: 127\.0\.0\.1:\d+\r\ncontent-type: text\/plain\r\ncontent-length: 3$/);
+    });
+
+    it('reads a body that ends with the connection, and opens a new connection after connection: close or an idle one closed by the server', async () => {
+      const s = await raw(
+        (i) => (i === 0 ? ['HTTP/1.0 200 OK\r\n\r\nuntil ', 'close'] : i === 1 ? ['HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok'] : ['HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nyes']),
+        (socket, i) => {
+          // The first answer ends with the connection; the third one's connection is closed by the server once idle.
+          if (i === 0 || i === 2) setTimeout(() => socket.end(), 20);
+        },
+      );
+      const c = client(1);
+      expect((await c.send({ url: `${s.url}/1`, method: 'GET', headers: {}, timeoutMs: 5000 })).body).toBe('until close');
+      expect((await c.send({ url: `${s.url}/2`, method: 'GET', headers: {}, timeoutMs: 5000 })).body).toBe('ok');
+      expect((await c.send({ url: `${s.url}/3`, method: 'GET', headers: {}, timeoutMs: 5000 })).body).toBe('yes');
+      await new Promise((r) => setTimeout(r, 100));
+      expect((await c.send({ url: `${s.url}/4`, method: 'GET', headers: {}, timeoutMs: 5000 })).body).toBe('yes');
+      expect(s.connections()).toBe(4);
+      // A GET without a body says no content-length.
+      expect(s.heads[0]).not.toMatch(/content-length/i);
+    });
+
+    it('fails a response that is not HTTP (EPROTO) and a server that closes before answering (ECONNRESET), then works on', async () => {
+      const s = await raw(
+        (i) => (i === 0 ? ['SSH-2.0-OpenSSH\r\n\r\n'] : i === 1 ? [] : ['HTTP/1.1 204 No Content\r\n\r\n']),
+        (socket, i) => {
+          if (i === 1) socket.destroy();
+        },
+      );
+      const c = client(1);
+      expect((await failure(c.send({ url: `${s.url}/x`, method: 'POST', headers: {}, body: 'a', timeoutMs: 5000 }))).code).toBe('EPROTO');
+      expect((await failure(c.send({ url: `${s.url}/y`, method: 'POST', headers: {}, body: 'b', timeoutMs: 5000 }))).code).toBe('ECONNRESET');
+      expect(await c.send({ url: `${s.url}/z`, method: 'POST', headers: {}, body: 'c', timeoutMs: 5000 })).toMatchObject({ status: 204, body: '' });
+    });
+
+    it('refuses a header value that would split the request head, without sending it', async () => {
+      const s = await server();
+      const c = client(1);
+      expect((await failure(c.send({ url: `${s.url}/x`, method: 'POST', headers: { 'x-bad': 'a\r\nx-injected: 1' }, body: 'a', timeoutMs: 1000 }))).code).toBe('EINVALIDHEADER');
+      expect((await c.send({ url: `${s.url}/y`, method: 'POST', headers: { 'x-good': 'b' }, body: 'b', timeoutMs: 1000 })).status).toBe(200);
+      expect(s.requests.map((r) => [r.url, r.headers['x-good']])).toEqual([['/y', 'b']]);
+    });
   });
 });
