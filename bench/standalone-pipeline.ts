@@ -12,7 +12,7 @@
  * Prints medians of several runs. Never fails on a time.
  */
 import { closeSync, existsSync, fsyncSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { demoSource } from '../connectors/demo/index.ts';
 import { freePortSync } from './ports.ts';
@@ -184,9 +184,16 @@ export async function run(): Promise<void> {
   console.log(`standalone pipeline: ${N.toLocaleString('en-US')} records, ${RUNS} runs, medians`);
   const ceilings: Array<{ rate: number; perCpuSec: number }> = [];
   const ours: Array<{ rate: number; perCpuSec: number; peakMb: number }> = [];
+  const ratios: number[] = [];
   for (let i = 0; i < RUNS; i++) {
-    ceilings.push(await ceiling());
-    ours.push(await pipeline());
+    const a = await ceiling();
+    const b = await pipeline();
+    ceilings.push(a);
+    ours.push(b);
+    // Each pipeline run beside the ceiling run just before it: on a shared machine the pair saw
+    // the same load, and the median of these ratios is the steadier figure.
+    ratios.push(b.rate / a.rate);
+    console.log(`run ${i + 1}: ceiling ${Math.round(a.rate).toLocaleString('en-US')}/s, worker ${Math.round(b.rate).toLocaleString('en-US')}/s (${(b.rate / a.rate).toFixed(2)}), ${(1e6 / b.perCpuSec).toFixed(2)} us CPU/record, load ${loadavg()[0].toFixed(2)}`);
   }
   const c = median(ceilings.map((x) => x.rate));
   const o = median(ours.map((x) => x.rate));
@@ -197,7 +204,7 @@ export async function run(): Promise<void> {
   printTable('demo source -> in-process topic -> file sink', [
     { what: 'ceiling: same records, plain write loop', 'records/s': Math.round(c), 'records/CPU-s': Math.round(cc), 'peak RSS MB': '-' },
     { what: 'tributary worker (1 source task, 1 sink task)', 'records/s': Math.round(o), 'records/CPU-s': Math.round(oc), 'peak RSS MB': Math.round(median(ours.map((x) => x.peakMb))) },
-    { what: 'ratio (goal >= 0.70)', 'records/s': (o / c).toFixed(2), 'records/CPU-s': (oc / cc).toFixed(2), 'peak RSS MB': '-' },
+    { what: 'ratio, median of the runs (goal >= 0.70)', 'records/s': median(ratios).toFixed(2), 'records/CPU-s': (oc / cc).toFixed(2), 'peak RSS MB': '-' },
   ]);
   const kafka = process.env.BENCH_KAFKA_BOOTSTRAP;
   if (kafka) {
