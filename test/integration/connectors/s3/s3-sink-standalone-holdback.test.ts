@@ -48,10 +48,10 @@ describe('S3 sink on an in-process topic', () => {
     await http('POST', `${w.url}/connectors`, {
       name: 'seq', config: { 'connector.class': 'demo', topic: 'seq', shape: 'sequence', rate: '0', 'max.records': '3000' },
     });
-    const objects = await eventually(async () => {
+    const objects = (await eventually(async () => {
       const k = await keys();
       return k.length >= 3 ? k : null;
-    }, 30_000, 'three objects of 1,000 records (no rotation by time is configured)');
+    }, 30_000, 'three objects of 1,000 records (no rotation by time is configured)'))!;
     expect(objects).toHaveLength(3);
     const seqs: number[] = [];
     for (const key of objects) {
