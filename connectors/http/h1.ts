@@ -6,8 +6,9 @@
  * headers, then a body framed by Content-Length, chunked transfer-encoding, or the end of the
  * connection; 1xx answers are skipped. A connection is reused unless the answer said
  * `connection: close` (or was HTTP/1.0 without keep-alive), was framed by the end of the
- * connection, or left bytes behind it; one idle longer than IDLE_MS is closed rather than reused
- * (servers close idle connections after a few seconds, node's after 5).
+ * connection, or left bytes behind it; one idle longer than IDLE_MS, or than the server's
+ * `Keep-Alive: timeout=N` less a second, is closed rather than reused (servers close idle
+ * connections after a few seconds, node's after 5, and a request written as they do fails).
  *
  * What it leaves to its caller (HttpClient): the deadline and the abort signal of each exchange,
  * which end it through `cancel`; the response's bounded body.
@@ -33,6 +34,8 @@ export interface H1Exchange {
 
 /** Idle connections older than this are closed, not reused. */
 const IDLE_MS = 4000;
+/** How much sooner than the server's Keep-Alive timeout an idle connection is given up. */
+const KEEP_ALIVE_MARGIN_MS = 1000;
 /** The most bytes of a response head (status line and headers). */
 const MAX_HEAD = 64 * 1024;
 const CRLFCRLF = Buffer.from('\r\n\r\n');
@@ -88,7 +91,7 @@ export class H1Pool {
     if (this.closed) return ex.h1Error('ECONNRESET', 'The client is closed');
     const now = Date.now();
     for (let c = this.idle.pop(); c !== undefined; c = this.idle.pop()) {
-      if (now - c.idleSince <= IDLE_MS && !c.socket.destroyed) return c.start(ex);
+      if (now - c.idleSince <= c.idleLimit && !c.socket.destroyed) return c.start(ex);
       c.destroy();
     }
     if (this.open < this.max) return this.connect().start(ex);
@@ -143,6 +146,8 @@ class Connection {
   readonly socket: Socket;
   private readonly pool: H1Pool;
   idleSince = 0;
+  /** How long it may stay idle and still be reused: IDLE_MS, or less when the server's Keep-Alive header says so. */
+  idleLimit = IDLE_MS;
   private ex: H1Exchange | null = null;
   private gone = false;
   /** The answer being read is complete (set inside data(), which then releases the connection). */
@@ -276,6 +281,14 @@ class Connection {
       this.keepAlive = false;
     }
     if (status === 101) this.keepAlive = false;
+    const hint = headers['keep-alive'];
+    if (hint !== undefined) {
+      const t = /timeout=(\d+)/i.exec(String(hint));
+      if (t !== null) {
+        this.idleLimit = Math.min(IDLE_MS, Number(t[1]) * 1000 - KEEP_ALIVE_MARGIN_MS);
+        if (this.idleLimit <= 0) this.keepAlive = false;
+      }
+    }
     this.reading = true;
     ex.h1Head(status, headers);
     if (this.framing === Body.None) this.complete();

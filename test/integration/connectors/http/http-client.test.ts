@@ -234,6 +234,34 @@ describe('HttpClient', () => {
       expect(await c.send({ url: `${s.url}/z`, method: 'POST', headers: {}, body: 'c', timeoutMs: 5000 })).toMatchObject({ status: 204, body: '' });
     });
 
+    it("gives up an idle connection a second before the server's Keep-Alive timeout says it closes it", async () => {
+      const ports = new Set<number>();
+      const httpServer = await new Promise<Server>((resolve) => {
+        const raw = createServer((req, res) => {
+          ports.add((req.socket as Socket).remotePort!);
+          req.resume();
+          req.on('end', () => res.end('ok'));
+        });
+        raw.keepAliveTimeout = 2000; // answers say Keep-Alive: timeout=2
+        raw.listen(0, '127.0.0.1', () => resolve(raw));
+      });
+      try {
+        const url = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}/x`;
+        const c = client(1);
+        await c.send({ url, method: 'POST', headers: {}, body: 'a', timeoutMs: 5000 });
+        await c.send({ url, method: 'POST', headers: {}, body: 'b', timeoutMs: 5000 });
+        expect(ports.size).toBe(1);
+        // Idle 1.5 s: the server would still take it, but it is past timeout=2 less a second.
+        await new Promise((r) => setTimeout(r, 1500));
+        await c.send({ url, method: 'POST', headers: {}, body: 'c', timeoutMs: 5000 });
+        expect(ports.size).toBe(2);
+        c.close();
+      } finally {
+        httpServer.closeAllConnections();
+        await new Promise((resolve) => httpServer.close(resolve));
+      }
+    });
+
     it('refuses a header value that would split the request head, without sending it', async () => {
       const s = await server();
       const c = client(1);
