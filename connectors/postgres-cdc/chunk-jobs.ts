@@ -20,7 +20,7 @@
  */
 import type { JsonObject, TaskConfig } from '../../runtime/api/index.ts';
 import type { PlannedTable } from './parallel-snapshot.ts';
-import { chunkRange, type ChunkRange } from './snapshot.ts';
+import { chunkRange, type ChunkRange } from './chunk-plan.ts';
 
 /** Task config key naming a task's role; set by taskConfigs, never by users. */
 export const TASK_ROLE = 'tributary.task.role';

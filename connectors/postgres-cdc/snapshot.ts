@@ -16,31 +16,15 @@ import type pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import type { Readable } from 'node:stream';
 import type { CatalogTable } from './catalog.ts';
+import type { ChunkRange, Plan } from './chunk-plan.ts';
 import { TEXT_TYPES, quoteIdent, quoteLiteral } from './connection.ts';
 
-/** How a table is cut. `filenode` detects a table rewrite (VACUUM FULL, CLUSTER) between plan and resume. */
-export type Plan =
-  | { kind: 'key'; bounds: string[][] }
-  | { kind: 'pages'; span: number; count: number; filenode: number };
-
-/** A chunk's range: keys (lo exclusive, hi inclusive) or pages (lo inclusive, hi exclusive); null = unbounded. */
-export type ChunkRange =
-  | { kind: 'key'; lo: string[] | null; hi: string[] | null }
-  | { kind: 'pages'; lo: number; hi: number | null };
+export { chunkCount, chunkRange, type ChunkRange, type Plan } from './chunk-plan.ts';
 
 export type ReadMethod = 'copy' | 'select';
 
 /** Receives a chunk's rows in order; `last` is true on the final call for the chunk (which may carry no rows). */
 export type RowSink = (rows: string[][], last: boolean) => Promise<void>;
-
-export function chunkCount(plan: Plan): number {
-  return plan.kind === 'key' ? plan.bounds.length + 1 : plan.count;
-}
-
-export function chunkRange(plan: Plan, i: number): ChunkRange {
-  if (plan.kind === 'key') return { kind: 'key', lo: i === 0 ? null : plan.bounds[i - 1], hi: i < plan.bounds.length ? plan.bounds[i] : null };
-  return { kind: 'pages', lo: i * plan.span, hi: i === plan.count - 1 ? null : (i + 1) * plan.span };
-}
 
 /** Pages a planning sample reads: 1% of the table, at least 32 and at most 1000. */
 const SAMPLE_PAGES_MIN = 32;
