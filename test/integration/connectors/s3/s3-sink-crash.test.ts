@@ -3,7 +3,7 @@
 // exactly once, in objects named after their first offset, contiguous per partition.
 import { Admin } from '@platformatic/kafka';
 import {
-  CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, S3Client,
+  CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command,
 } from '@aws-sdk/client-s3';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,13 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startWorkerProcess, tempDir } from '../../../helpers/worker-process.ts';
 import type { WorkerProcess } from '../../../helpers/worker-process.ts';
 import { kafkaBrokers, services, uniqueName } from '../../../infra/env.ts';
+import { s3Client } from '../../../infra/s3.ts';
 
-const s3 = new S3Client({
-  endpoint: services.s3.endpoint,
-  region: services.s3.region,
-  forcePathStyle: true,
-  credentials: { accessKeyId: services.s3.accessKeyId, secretAccessKey: services.s3.secretAccessKey },
-});
+const s3 = s3Client(services.s3);
 const bucket = uniqueName('s3sink-crash');
 const topic = uniqueName('s3-seq');
 const admin = new Admin({ clientId: 's3-crash-test', bootstrapBrokers: kafkaBrokers() });

@@ -2,7 +2,7 @@
 // errors.tolerance=all it goes to the dead-letter topic (with the reason in __connect.errors.*
 // headers) and its neighbours are written; with tolerance none the task fails saying which column.
 import { Admin } from '@platformatic/kafka';
-import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { parquetReadObjects } from 'hyparquet';
 import { afterAll, describe, expect, it } from 'vitest';
 import { KafkaBus } from '../../../../runtime/engine/kafka-bus.ts';
@@ -10,13 +10,9 @@ import type { ConsumedRecord } from '../../../../runtime/engine/topic-bus.ts';
 import { eventually, http, startWorkerProcess } from '../../../helpers/worker-process.ts';
 import type { WorkerProcess } from '../../../helpers/worker-process.ts';
 import { kafkaBrokers, services, uniqueName } from '../../../infra/env.ts';
+import { s3Client } from '../../../infra/s3.ts';
 
-const s3 = new S3Client({
-  endpoint: services.s3.endpoint,
-  region: services.s3.region,
-  forcePathStyle: true,
-  credentials: { accessKeyId: services.s3.accessKeyId, secretAccessKey: services.s3.secretAccessKey },
-});
+const s3 = s3Client(services.s3);
 const bucket = uniqueName('s3dlq');
 const topic = uniqueName('s3dlq-in');
 const dlq = uniqueName('s3dlq-dlq');

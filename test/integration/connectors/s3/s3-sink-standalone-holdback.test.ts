@@ -2,18 +2,14 @@
 // flush.size records is uploaded. With flush.size well above the topic's capacity, the topic must
 // still let the source run ahead while the sink reads: this pipeline stalled at `capacity` records
 // when backpressure counted only what the topic held.
-import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, http, startWorkerProcess } from '../../../helpers/worker-process.ts';
 import type { WorkerProcess } from '../../../helpers/worker-process.ts';
 import { services, uniqueName } from '../../../infra/env.ts';
+import { s3Client } from '../../../infra/s3.ts';
 
-const s3 = new S3Client({
-  endpoint: services.s3.endpoint,
-  region: services.s3.region,
-  forcePathStyle: true,
-  credentials: { accessKeyId: services.s3.accessKeyId, secretAccessKey: services.s3.secretAccessKey },
-});
+const s3 = s3Client(services.s3);
 const bucket = uniqueName('s3-holdback');
 const workers: WorkerProcess[] = [];
 

@@ -1,20 +1,16 @@
 // The S3 source in a real worker: kill -9 while it is in the middle of an object, restart, and
 // every line of every object arrives (no gap); what is read again starts at the committed
 // position inside that object, not at its start.
-import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { eventually, startWorkerProcess, tempDir } from '../../../helpers/worker-process.ts';
 import type { WorkerProcess } from '../../../helpers/worker-process.ts';
 import { services, uniqueName } from '../../../infra/env.ts';
+import { s3Client } from '../../../infra/s3.ts';
 
-const s3 = new S3Client({
-  endpoint: services.s3.endpoint,
-  region: services.s3.region,
-  forcePathStyle: true,
-  credentials: { accessKeyId: services.s3.accessKeyId, secretAccessKey: services.s3.secretAccessKey },
-});
+const s3 = s3Client(services.s3);
 const bucket = uniqueName('s3src-crash');
 const keys = ['in/a.json', 'in/b.json', 'in/c.json'];
 const PER_OBJECT = 60_000;

@@ -2,7 +2,7 @@
 // multipart uploads, Parquet objects read back by hyparquet, the source resuming mid-object, and
 // bad input (missing bucket, wrong credentials, unreachable endpoint) as clear errors.
 import {
-  CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client,
+  CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,14 +15,10 @@ import { ConfigError, RetriableError } from '../../../../runtime/api/index.ts';
 import type { Schema, SinkRecord, SourceRecord } from '../../../../runtime/api/index.ts';
 import { MemoryOffsets, sinkContext, sinkRecords, sourceContext } from '../../../unit/connectors/fake-context.ts';
 import { services, uniqueName } from '../../../infra/env.ts';
+import { s3Client } from '../../../infra/s3.ts';
 import { tempDir } from '../../../helpers/worker-process.ts';
 
-const s3 = new S3Client({
-  endpoint: services.s3.endpoint,
-  region: services.s3.region,
-  forcePathStyle: true,
-  credentials: { accessKeyId: services.s3.accessKeyId, secretAccessKey: services.s3.secretAccessKey },
-});
+const s3 = s3Client(services.s3);
 const bucket = uniqueName('s3conn');
 const base = {
   's3.bucket.name': bucket,
