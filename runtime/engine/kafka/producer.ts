@@ -29,7 +29,7 @@
  * configured the client's path is used instead.
  */
 import {
-  kGetApi, kGetConnection, kMetadata, NetworkError, ProtocolError, produceV7, produceV8, produceV9, produceV10, produceV11, Writer,
+  kGetApi, kGetConnection, kMetadata, NetworkError, ProtocolError, produceV7, produceV8, produceV9, Writer,
 } from '@platformatic/kafka';
 import type { Broker, ClusterMetadata, Connection, MessageToProduce, Producer } from '@platformatic/kafka';
 import type { Header } from '../../api/index.ts';
@@ -80,16 +80,14 @@ export interface Entry extends BatchRecord {
 
 export type Compression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
 
-/** Produce response parsers by request version (the versions the client can send). */
-const PRODUCE_PARSERS: Record<number, typeof produceV11.parseResponse> = {
+/** Produce response parsers by request version: 7 to 9, the versions we send (see `produce`). */
+const PRODUCE_PARSERS: Record<number, typeof produceV9.parseResponse> = {
   7: produceV7.parseResponse,
   8: produceV8.parseResponse,
   9: produceV9.parseResponse,
-  10: produceV10.parseResponse,
-  11: produceV11.parseResponse,
 };
 const ACKS_ALL = -1;
-type ProduceResponse = ReturnType<typeof produceV11.parseResponse>;
+type ProduceResponse = ReturnType<typeof produceV9.parseResponse>;
 
 /** Approximate per-record framing (lengths, deltas, attributes) on top of key, value and headers. */
 const RECORD_OVERHEAD = 24;
@@ -202,7 +200,7 @@ export class KafkaBusProducer implements BusProducer {
   /** The next sequence number of every partition produced to, by topic. */
   private readonly sequences = new Map<string, number[]>();
   private identity: { producerId: bigint; producerEpoch: number } | undefined;
-  private produceApi: { version: number; parse: typeof produceV11.parseResponse } | undefined;
+  private produceApi: { version: number; parse: typeof produceV9.parseResponse } | undefined;
 
   constructor(options: {
     client: Producer;
@@ -553,8 +551,8 @@ export class KafkaBusProducer implements BusProducer {
  * and the same batches with the same sequence numbers are safe to send again).
  */
 function retriable(error: unknown): boolean {
-  const e = error as { findBy?: (property: string, value: unknown) => unknown } | null | undefined;
-  return e !== null && e !== undefined && (typeof e.findBy !== 'function' || e.findBy('canRetry', false) == null);
+  if (error === null || error === undefined) return false;
+  return typeof (error as { findBy?: unknown }).findBy !== 'function' || isRetriable(error);
 }
 
 export function lookupError(topic: string, e: unknown): Error {

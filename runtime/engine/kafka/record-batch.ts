@@ -116,25 +116,21 @@ export function varintSize(v: number): number {
   return n;
 }
 
+/** A safe integer as a zigzag varint/varlong. */
 function writeVarint(buf: Buffer, pos: number, v: number): number {
-  let z = v >= 0 ? v * 2 : -v * 2 - 1;
-  if (z < 0x80000000) {
-    while (z >= 0x80) {
-      buf[pos++] = (z & 0x7f) | 0x80;
-      z >>>= 7;
-    }
-    buf[pos++] = z;
-    return pos;
-  }
-  while (z >= 0x80) {
-    buf[pos++] = (z % 0x80) | 0x80;
-    z = Math.floor(z / 0x80);
-  }
-  buf[pos++] = z;
-  return pos;
+  return writeUvarint(buf, pos, v >= 0 ? v * 2 : -v * 2 - 1);
 }
 
+/** A non-negative safe integer as an unsigned varint: bit operations below 2^31, arithmetic above. */
 function writeUvarint(buf: Buffer, pos: number, v: number): number {
+  if (v < 0x80000000) {
+    while (v >= 0x80) {
+      buf[pos++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    buf[pos++] = v;
+    return pos;
+  }
   while (v >= 0x80) {
     buf[pos++] = (v % 0x80) | 0x80;
     v = Math.floor(v / 0x80);
